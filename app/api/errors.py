@@ -1,0 +1,80 @@
+"""Every failure leaves as JSON {"detail": ...} with a message a person can act on."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.schemas import ErrorOut
+from app.zoo.base import InputError
+from app.zoo.registry import UnknownModelError
+
+log = logging.getLogger(__name__)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Unknown model"},
+    422: {"model": ErrorOut, "description": "Invalid request: the message says what to change"},
+}
+
+
+def _field_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "the request body is not valid JSON: " + str(error.get("ctx", {}).get("error", ""))
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = str(error.get("msg", "is invalid"))
+    return f"{location}: {message}" if location else message
+
+
+def _validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, object]]:
+    # The offending input is left out: it may be huge, and the caller already has it.
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+
+
+async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    summary = "; ".join(_field_message(e) for e in errors[:5]) or "the request body is invalid"
+    return JSONResponse(
+        status_code=422,
+        content=jsonable_encoder(
+            {"detail": f"Invalid request: {summary}", "errors": _validation_errors(errors)}
+        ),
+    )
+
+
+async def _on_input_error(_: Request, exc: InputError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+
+async def _on_unknown_model(_: Request, exc: UnknownModelError) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+
+async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"detail": str(exc.detail)},
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        status_code=500,
+        content={"detail": "The server failed on this request; it has been logged."},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(InputError, _on_input_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UnknownModelError, _on_unknown_model)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)

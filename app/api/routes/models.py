@@ -1,0 +1,13 @@
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from app.api.deps import RegistryDep
+from app.api.schemas import ModelOut, ModelsOut
+
+router = APIRouter(prefix="/api/v1", tags=["models"])
+
+
+@router.get("/models", summary="The models this server offers")
+def list_models(registry: RegistryDep) -> ModelsOut:
+    return ModelsOut(models=[ModelOut.model_validate(asdict(info)) for info in registry.infos()])

