@@ -25,11 +25,17 @@ class Settings(BaseSettings):
     )
     enabled_models: list[str] | None = Field(
         None,
-        description="If set, serve only these manifest ids (JSON list). Extra hf_models are always served.",
+        description=(
+            "If set, serve only these manifest ids (JSON list). Extra hf_models are always served."
+        ),
     )
-    max_chars: int = Field(2000, ge=1, description="Longest text (and target) accepted, in characters.")
+    max_chars: int = Field(
+        2000, ge=1, description="Longest text (and target) accepted, in characters."
+    )
     max_tokens: int = Field(
-        512, ge=1, description="Longest input accepted, in tokens; a model's own limit may be lower."
+        512,
+        ge=1,
+        description="Longest input accepted, in tokens; a model's own limit may be lower.",
     )
     max_new_tokens: int = Field(
         48, ge=1, description="Most tokens a decoder may generate for one request."

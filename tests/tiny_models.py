@@ -61,8 +61,13 @@ def _model(kind: str) -> tuple[PreTrainedModel, bool]:
     ids = {"pad_token_id": PAD, "bos_token_id": CLS, "eos_token_id": SEP}
     if kind == "bert":
         config = BertConfig(
-            vocab_size=v, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=64, max_position_embeddings=64, pad_token_id=PAD,
+            vocab_size=v,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            pad_token_id=PAD,
         )
         return BertModel(config), True
     if kind == "gpt2":
@@ -70,21 +75,43 @@ def _model(kind: str) -> tuple[PreTrainedModel, bool]:
         return GPT2LMHeadModel(config), False
     if kind == "llama":
         config = LlamaConfig(
-            vocab_size=v, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, **ids,
+            vocab_size=v,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            **ids,
         )
         return LlamaForCausalLM(config), False
     if kind == "bart":
         config = BartConfig(
-            vocab_size=v, d_model=32, encoder_layers=2, decoder_layers=3,
-            encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
-            decoder_ffn_dim=64, max_position_embeddings=64, decoder_start_token_id=SEP, **ids,
+            vocab_size=v,
+            d_model=32,
+            encoder_layers=2,
+            decoder_layers=3,
+            encoder_attention_heads=4,
+            decoder_attention_heads=4,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            max_position_embeddings=64,
+            decoder_start_token_id=SEP,
+            **ids,
         )
         return BartForConditionalGeneration(config), True
     if kind == "t5":
         config = T5Config(
-            vocab_size=v, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
-            num_heads=4, decoder_start_token_id=PAD, pad_token_id=PAD, eos_token_id=SEP,
+            vocab_size=v,
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_decoder_layers=2,
+            num_heads=4,
+            decoder_start_token_id=PAD,
+            pad_token_id=PAD,
+            eos_token_id=SEP,
         )
         return T5ForConditionalGeneration(config), False
     raise ValueError(f"no tiny model of kind {kind}")

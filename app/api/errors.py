@@ -32,7 +32,11 @@ def _field_message(error: dict[str, Any]) -> str:
 def _validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, object]]:
     # The offending input is left out: it may be huge, and the caller already has it.
     return [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in errors
     ]
 

@@ -39,8 +39,16 @@ class AttentionRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"model": "minilm", "text": "The animal didn't cross the street because it was too tired"},
-                {"model": "minilm", "text": "Time flies like an arrow", "layers": [0, 5], "heads": [3]},
+                {
+                    "model": "minilm",
+                    "text": "The animal didn't cross the street because it was too tired",
+                },
+                {
+                    "model": "minilm",
+                    "text": "Time flies like an arrow",
+                    "layers": [0, 5],
+                    "heads": [3],
+                },
             ]
         },
     )

@@ -61,9 +61,8 @@ def select_blocks(
     if heads is not None:
         bad = sorted(h for h in set(heads) if not 0 <= h < head_count)
         if bad:
-            raise InputError(
-                f"head {bad[0]} does not exist; this model has heads {_ranges(list(range(head_count)))}"
-            )
+            valid = _ranges(list(range(head_count)))
+            raise InputError(f"head {bad[0]} does not exist; this model has heads {valid}")
     wanted_layers = set(layers) if layers is not None else None
     head_index = sorted(set(heads)) if heads is not None else None
     selected = []

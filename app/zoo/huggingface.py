@@ -13,7 +13,6 @@ from transformers import (
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     PretrainedConfig,
-    PreTrainedModel,
 )
 
 from app.zoo.base import AttentionRun, Family, InputError, ModelAdapter, ModelInfo
@@ -29,7 +28,9 @@ def detect_family(config: PretrainedConfig) -> Family:
     if getattr(config, "is_encoder_decoder", False):
         return "encoder-decoder"
     architectures = config.architectures or []
-    if getattr(config, "is_decoder", False) or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+    if getattr(config, "is_decoder", False) or any(
+        a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures
+    ):
         return "decoder"
     return "encoder"
 
@@ -82,7 +83,7 @@ def display_token(tokenizer: Any, token_id: int) -> str:
     return text.replace("\n", "↵").replace("\t", "⇥").replace(" ", "␣") or "∅"
 
 
-def _load_model(path: Path, family: Family) -> PreTrainedModel:
+def _load_model(path: Path, family: Family) -> Any:
     loader: Any = {
         "encoder": AutoModel,
         "decoder": AutoModelForCausalLM,
@@ -99,11 +100,13 @@ def _load_model(path: Path, family: Family) -> PreTrainedModel:
 def _check_count(attentions: tuple[torch.Tensor, ...] | None, expected: int, what: str) -> None:
     got = len(attentions or ())
     if got != expected:
-        raise RuntimeError(f"{what}: the model returned {got} attention blocks for {expected} layers")
+        raise RuntimeError(
+            f"{what}: the model returned {got} attention blocks for {expected} layers"
+        )
 
 
 class HuggingFaceAdapter(ModelAdapter):
-    def __init__(self, info: ModelInfo, model: PreTrainedModel, tokenizer: Any) -> None:
+    def __init__(self, info: ModelInfo, model: Any, tokenizer: Any) -> None:
         self.info = info
         self.model = model
         self.tokenizer = tokenizer
@@ -227,7 +230,9 @@ class HuggingFaceAdapter(ModelAdapter):
         else:
             emitted = self.tokenizer(text_target=target)["input_ids"]
             if not emitted:
-                raise InputError("the target produced no tokens; type a translation or leave it out")
+                raise InputError(
+                    "the target produced no tokens; type a translation or leave it out"
+                )
             if len(emitted) > self.info.max_tokens:
                 raise InputError(
                     f"the target is {len(emitted)} tokens long; model '{self.info.id}' accepts "
@@ -242,7 +247,9 @@ class HuggingFaceAdapter(ModelAdapter):
         _check_count(out.encoder_attentions, self.encoder_layers, f"{self.info.id} encoder")
         _check_count(out.decoder_attentions, self.decoder_layers, f"{self.info.id} decoder")
         _check_count(out.cross_attentions, self.decoder_layers, f"{self.info.id} cross")
-        blocks = {f"encoder.{i}.self_attn": a[0].float() for i, a in enumerate(out.encoder_attentions)}
+        blocks = {
+            f"encoder.{i}.self_attn": a[0].float() for i, a in enumerate(out.encoder_attentions)
+        }
         for i, (self_attn, cross_attn) in enumerate(
             zip(out.decoder_attentions, out.cross_attentions, strict=True)
         ):

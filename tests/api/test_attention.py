@@ -34,7 +34,9 @@ def test_minilm_blocks_equal_a_separate_transformers_run(client: TestClient) -> 
 
 
 def test_layers_and_heads_restrict_the_response(client: TestClient) -> None:
-    body = _post(client, model="minilm", text="time flies like an arrow", layers=[5, 1], heads=[3, 0])
+    body = _post(
+        client, model="minilm", text="time flies like an arrow", layers=[5, 1], heads=[3, 0]
+    )
     assert [b["name"] for b in body["blocks"]] == ["encoder.1.self_attn", "encoder.5.self_attn"]
     full = _post(client, model="minilm", text="time flies like an arrow", layers=[1])["blocks"][0]
     for block in body["blocks"]:
@@ -121,7 +123,9 @@ def test_bad_requests_get_an_actionable_error(
 
 def test_malformed_json_is_a_422_that_says_so(client: TestClient) -> None:
     response = client.post(
-        "/api/v1/attention", content=b'{"model": "minilm", ', headers={"content-type": "application/json"}
+        "/api/v1/attention",
+        content=b'{"model": "minilm", ',
+        headers={"content-type": "application/json"},
     )
     assert response.status_code == 422
     assert "not valid JSON" in response.json()["detail"]

@@ -43,7 +43,9 @@ def test_family_and_shape_come_from_the_config(
     assert adapter.model.config._attn_implementation == "eager"
 
 
-def test_encoder_returns_one_square_block_per_layer(adapters: dict[str, HuggingFaceAdapter]) -> None:
+def test_encoder_returns_one_square_block_per_layer(
+    adapters: dict[str, HuggingFaceAdapter],
+) -> None:
     run = adapters["bert"].run(TEXT, None, max_new_tokens=4)
     assert run.source_tokens == ["[CLS]", *TEXT.split(), "[SEP]"]
     assert list(run.blocks) == ["encoder.0.self_attn", "encoder.1.self_attn"]

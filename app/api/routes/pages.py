@@ -21,6 +21,11 @@ def index(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "index.html", {"plotly_version": plotly.__version__})
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(PROJECT_ROOT / "static" / "favicon.svg", media_type="image/svg+xml")
+
+
 @router.get("/vendor/plotly.min.js")
 def plotly_js() -> FileResponse:
     return FileResponse(

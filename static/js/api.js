@@ -1,0 +1,36 @@
+// Talks to the REST API; every failure becomes an Error whose message a person can act on.
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (body && typeof body.detail === "string") return body.detail;
+  } catch {
+    // Not JSON (a proxy error page, say): fall through to the status line.
+  }
+  return `The server answered ${response.status} ${response.statusText}.`;
+}
+
+async function request(path, options) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new Error("The server could not be reached. Is it still running?");
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.json();
+}
+
+export async function fetchModels() {
+  const body = await request("/api/v1/models");
+  return body.models;
+}
+
+export async function fetchAttention(payload, signal) {
+  return request("/api/v1/attention", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+    signal,
+  });
+}

@@ -1,0 +1,68 @@
+// The focused heatmap: one head (or the mean) of one block, tokens on both axes.
+
+import { plotlyText } from "./text.js";
+
+const SHOW_VALUES_UP_TO = 16; // tokens per axis; beyond this the numbers would not fit
+const MAX_TICKS = 64;
+
+function ticks(tokens) {
+  const step = Math.ceil(tokens.length / MAX_TICKS);
+  const values = [];
+  const labels = [];
+  for (let i = 0; i < tokens.length; i += step) {
+    values.push(i);
+    labels.push(plotlyText(tokens[i]));
+  }
+  return { tickmode: "array", tickvals: values, ticktext: labels };
+}
+
+// Hover labels pair every query token with every key token; built once per result and axis pair.
+const hoverCache = new WeakMap();
+
+function hoverText(rowTokens, colTokens) {
+  let byCols = hoverCache.get(rowTokens);
+  if (!byCols) {
+    byCols = new WeakMap();
+    hoverCache.set(rowTokens, byCols);
+  }
+  let text = byCols.get(colTokens);
+  if (!text) {
+    const cols = colTokens.map((t, j) => `${plotlyText(t)} (${j})`);
+    text = rowTokens.map((t, i) => {
+      const row = `${plotlyText(t)} (${i})`;
+      return cols.map((col) => `${row} → ${col}`);
+    });
+    byCols.set(colTokens, text);
+  }
+  return text;
+}
+
+export function drawHeatmap(div, { z, rowTokens, colTokens, rowTitle, colTitle }) {
+  const n = Math.max(rowTokens.length, colTokens.length);
+  const cell = n <= 24 ? 34 : n <= 64 ? 14 : 7;
+  const trace = {
+    type: "heatmap",
+    z,
+    x: colTokens.map((_, j) => j),
+    y: rowTokens.map((_, i) => i),
+    zmin: 0,
+    colorscale: "Viridis",
+    text: hoverText(rowTokens, colTokens),
+    hovertemplate: "%{text}<br>weight %{z:.4f}<extra></extra>",
+    colorbar: { title: { text: "weight" }, thickness: 14 },
+    xgap: n <= 64 ? 1 : 0,
+    ygap: n <= 64 ? 1 : 0,
+  };
+  if (n <= SHOW_VALUES_UP_TO) {
+    trace.texttemplate = "%{z:.2f}";
+    trace.textfont = { size: 10 };
+  }
+  const layout = {
+    height: Math.min(Math.max(rowTokens.length * cell + 160, 320), 1100),
+    margin: { l: 110, r: 20, t: 20, b: 110 },
+    xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: -60, side: "bottom" },
+    yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed" },
+    font: { family: "system-ui, sans-serif", size: 12 },
+  };
+  window.Plotly.react(div, [trace], layout, { responsive: true, displaylogo: false });
+}

@@ -1,0 +1,212 @@
+// Wires the page: pick a model, run it on a sentence, then browse kinds, layers and heads.
+
+import { fetchAttention, fetchModels } from "./api.js";
+import { MEAN, fromJson, kindsPresent, matrix } from "./blocks.js";
+import { drawHeatmap } from "./heatmap.js";
+import { drawOverview } from "./overview.js";
+import { el } from "./text.js";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  models: new Map(),
+  result: null, // { body, blocks, kinds }
+  kind: null,
+  layer: 0,
+  head: MEAN,
+  inFlight: null,
+};
+
+const TARGET_HINTS = {
+  decoder: "Appended to the text and forced through the model. Leave empty to let it generate.",
+  "encoder-decoder": "Your translation: the model is forced to read it, so you see its alignment. Leave empty to let the model translate.",
+};
+
+function currentModel() {
+  return state.models.get($("model").value);
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+function setBusy(busy, message = "") {
+  $("run").disabled = busy;
+  $("results").setAttribute("aria-busy", String(busy));
+  $("status").textContent = message;
+  $("status").classList.toggle("busy", busy);
+}
+
+function fillExamples(model) {
+  const chips = model.examples.map((example) => {
+    const chip = el("button", { type: "button", className: "chip", text: example.text });
+    chip.addEventListener("click", () => {
+      $("text").value = example.text;
+      $("target").value = example.target ?? "";
+      run();
+    });
+    return chip;
+  });
+  $("examples").replaceChildren(...chips);
+}
+
+function selectModel(model, { keepText = false } = {}) {
+  $("model-description").textContent = model.description;
+  $("model-facts").textContent = `${model.family} · ${model.layers} layers × ${model.heads} heads · up to ${model.max_tokens} tokens · ${model.languages.join(", ")}`;
+  const hasVariants = model.variants.length > 0;
+  $("variant").hidden = !hasVariants;
+  $("variant-label").hidden = !hasVariants;
+  $("variant").replaceChildren(
+    ...model.variants.map((v) => el("option", { value: v, text: v, selected: v === model.default_variant })),
+  );
+  const takesTarget = model.family !== "encoder";
+  $("target-row").hidden = !takesTarget;
+  $("target-hint").textContent = TARGET_HINTS[model.family] ?? "";
+  $("target-label").textContent = model.family === "encoder-decoder" ? "Your translation (optional)" : "Continuation (optional)";
+  if (!keepText) {
+    $("text").value = model.examples[0]?.text ?? "";
+    $("target").value = model.examples[0]?.target ?? "";
+  }
+  fillExamples(model);
+}
+
+async function run() {
+  const model = currentModel();
+  if (!model) return;
+  const text = $("text").value;
+  if (!text.trim()) {
+    showError("Type a sentence first.");
+    return;
+  }
+  state.inFlight?.abort();
+  const controller = new AbortController();
+  state.inFlight = controller;
+  showError("");
+  setBusy(true, `Running ${model.name}…`);
+  const payload = { model: model.id, text };
+  const target = $("target").value;
+  if (!$("target-row").hidden && target.trim()) payload.target = target;
+  if (model.variants.length) payload.variant = $("variant").value;
+  try {
+    const body = await fetchAttention(payload, controller.signal);
+    const blocks = body.blocks.map(fromJson);
+    state.result = { body, blocks, kinds: kindsPresent(blocks) };
+    const kinds = state.result.kinds.map((k) => k.key);
+    // Cross-attention is the alignment, the picture a translator's user came for.
+    if (!kinds.includes(state.kind)) state.kind = kinds.includes("decoder.cross_attn") ? "decoder.cross_attn" : kinds[0];
+    setBusy(false, `${model.name}: ${blocks.length} blocks`);
+    render();
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    setBusy(false);
+    showError(error.message);
+  } finally {
+    if (state.inFlight === controller) state.inFlight = null;
+  }
+}
+
+function blocksOfKind() {
+  return state.result.blocks.filter((b) => b.kindKey === state.kind);
+}
+
+function renderTabs() {
+  const tabs = state.result.kinds.map((kind) => {
+    const tab = el("button", {
+      type: "button",
+      role: "tab",
+      className: "tab",
+      text: kind.label,
+      ariaSelected: String(kind.key === state.kind),
+    });
+    tab.addEventListener("click", () => {
+      state.kind = kind.key;
+      render();
+    });
+    return tab;
+  });
+  $("kind-tabs").replaceChildren(...tabs);
+}
+
+function renderSelectors(blocks) {
+  const layers = blocks.map((b) => b.layer);
+  if (!layers.includes(state.layer)) state.layer = layers[0];
+  $("layer").replaceChildren(
+    ...layers.map((layer) => el("option", { value: String(layer), text: String(layer), selected: layer === state.layer })),
+  );
+  const heads = blocks.find((b) => b.layer === state.layer).heads;
+  if (state.head !== MEAN && !heads.includes(state.head)) state.head = MEAN;
+  $("head").replaceChildren(
+    el("option", { value: MEAN, text: "mean over heads", selected: state.head === MEAN }),
+    ...heads.map((head) => el("option", { value: String(head), text: String(head), selected: head === state.head })),
+  );
+}
+
+function render() {
+  const { body, kinds } = state.result;
+  $("results").hidden = false;
+  $("output").hidden = body.output_text == null;
+  $("output-text").textContent = body.output_text ?? "";
+  renderTabs();
+  const blocks = blocksOfKind();
+  renderSelectors(blocks);
+  const kind = kinds.find((k) => k.key === state.kind);
+  const block = blocks.find((b) => b.layer === state.layer);
+  const position = state.head === MEAN ? MEAN : block.heads.indexOf(state.head);
+  const rowTokens = body.tokens[kind.rows];
+  const colTokens = body.tokens[kind.cols];
+  const headText = state.head === MEAN ? "mean over heads" : `head ${state.head}`;
+  $("view-caption").textContent = `${kind.label}, layer ${state.layer}, ${headText}. Each row is a query and sums to 1.`;
+  drawHeatmap($("heatmap"), {
+    z: matrix(block, position),
+    rowTokens,
+    colTokens,
+    rowTitle: `query (${kind.rows.replace("_", " ")})`,
+    colTitle: `key (${kind.cols.replace("_", " ")})`,
+  });
+  drawOverview($("overview"), blocks, { layer: state.layer, head: state.head }, (layer, head) => {
+    state.layer = layer;
+    state.head = head;
+    render();
+    $("heatmap").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  });
+}
+
+async function start() {
+  $("layer").addEventListener("change", (e) => {
+    state.layer = Number(e.target.value);
+    render();
+  });
+  $("head").addEventListener("change", (e) => {
+    state.head = e.target.value === MEAN ? MEAN : Number(e.target.value);
+    render();
+  });
+  $("run-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    run();
+  });
+  $("text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) run();
+  });
+  $("model").addEventListener("change", () => {
+    state.result = null;
+    $("results").hidden = true;
+    showError("");
+    selectModel(currentModel());
+  });
+  try {
+    const models = await fetchModels();
+    for (const model of models) state.models.set(model.id, model);
+    $("model").replaceChildren(...models.map((m) => el("option", { value: m.id, text: `${m.name} (${m.id})` })));
+    if (!models.length) {
+      showError("This server offers no models. Check its log for models that failed to load.");
+      return;
+    }
+    selectModel(models[0]);
+    document.body.dataset.ready = "true";
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+start();
