@@ -1,0 +1,32 @@
+# CPU-only image of the attention visualizer. Build: docker build -t attention-visualizer .
+# Run: docker run -p 8000:8000 attention-visualizer, then open http://localhost:8000
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 app
+
+WORKDIR /app
+COPY --chown=app:app . .
+USER app
+
+# The CPU build of torch from PyTorch's own index: PyPI's default build pulls several GB of CUDA.
+# Then the same install step `make run` performs (it finds torch already there).
+RUN python -m venv .venv \
+    && .venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && make .venv/.runtime-installed
+
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
+
+# What `make run HOST=0.0.0.0` runs, without make in between to swallow signals.
+CMD [".venv/bin/uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
