@@ -16,9 +16,14 @@ templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+def render_page(request: Request, template: str) -> HTMLResponse:
+    """A page of the site: `template` extends base.html."""
+    return templates.TemplateResponse(request, template, {"plotly_version": plotly.__version__})
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {"plotly_version": plotly.__version__})
+    return render_page(request, "index.html")
 
 
 @router.get("/favicon.ico")
