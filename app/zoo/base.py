@@ -34,6 +34,7 @@ class ModelInfo:
     source: str = ""
     variants: list[str] = field(default_factory=list)
     default_variant: str | None = None
+    explainable: bool = False  # offers the step-by-step view of one head (POST /explain)
 
 
 @dataclass
@@ -55,6 +56,41 @@ class AttentionRun:
     output_text: str | None = None
 
 
+@dataclass
+class HeadInternals:
+    """The real tensors of one attention head for one query, read from the model by hooks."""
+
+    tokens: list[str]  # the query positions' tokens
+    key_tokens: list[str]  # the key positions' tokens
+    query_index: int
+    query: torch.Tensor  # (d_k,) the query vector, after the model's W_Q projection
+    keys: torch.Tensor  # (n, d_k) after W_K
+    values: torch.Tensor  # (n, d_k) after W_V
+    scaling: float  # the factor the model multiplies q.k by: 1/sqrt(d_k)
+    model_weights: torch.Tensor  # (n,) the model's own attention row for this query
+    model_output: torch.Tensor  # (d_k,) the model's own output of this head for this query
+    # Keys the model masks out (a causal decoder's future): they get exactly zero weight.
+    masked: torch.Tensor | None = None  # (n,) bool
+
+
+def resolve_query(tokens: list[str], query: int | str) -> int:
+    """The position of the query token: an index, or the first token that reads `query`."""
+    if isinstance(query, int):
+        if not 0 <= query < len(tokens):
+            raise InputError(
+                f"query {query} is out of range; the text has tokens 0-{len(tokens) - 1}"
+            )
+        return query
+    wanted = query.strip().casefold()
+    for position, token in enumerate(tokens):
+        if token.casefold() == wanted:
+            return position
+    shown = ", ".join(repr(t) for t in tokens[:40])
+    raise InputError(
+        f"no token reads {query!r}; the tokens are: {shown}. Give an index or one of these."
+    )
+
+
 class ModelAdapter(ABC):
     """One loaded model. Read-only after loading: two requests may run it at once."""
 
@@ -73,3 +109,20 @@ class ModelAdapter(ABC):
 
         Raises InputError when the input cannot be run (too long, empty after tokenizing).
         """
+
+    def explain(
+        self,
+        text: str,
+        *,
+        stack: str,
+        layer: int,
+        head: int,
+        query: int | str,
+        target: str | None = None,
+        variant: str | None = None,
+    ) -> HeadInternals:
+        """The tensors of one self-attention head for one query token."""
+        raise InputError(
+            f"model '{self.info.id}' does not offer the step-by-step view; models that do are "
+            "marked explainable in GET /api/v1/models"
+        )

@@ -15,7 +15,16 @@ from transformers import (
     PretrainedConfig,
 )
 
-from app.zoo.base import AttentionRun, Family, InputError, ModelAdapter, ModelInfo
+from app.zoo.base import (
+    AttentionRun,
+    Family,
+    HeadInternals,
+    InputError,
+    ModelAdapter,
+    ModelInfo,
+    resolve_query,
+)
+from app.zoo.capture import capture_outputs
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +106,21 @@ def _load_model(path: Path, family: Family) -> Any:
     return model
 
 
+def _bert_self_attention(model: Any, layer: int) -> Any:
+    """Layer `layer`'s BERT-style self-attention (separate query/key/value Linear layers), if any.
+
+    Only this layout gives the step-by-step view: there q, k and v are exactly the outputs of
+    three projections (no rotary embedding applied afterwards, no fused projection to split).
+    """
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if layers is None or not 0 <= layer < len(layers):
+        return None
+    attention = getattr(getattr(layers[layer], "attention", None), "self", None)
+    if attention is None or not all(hasattr(attention, n) for n in ("query", "key", "value")):
+        return None
+    return attention
+
+
 def _check_count(attentions: tuple[torch.Tensor, ...] | None, expected: int, what: str) -> None:
     got = len(attentions or ())
     if got != expected:
@@ -127,6 +151,7 @@ class HuggingFaceAdapter(ModelAdapter):
             layers=max(encoder_layers, decoder_layers),
             heads=_head_count(config),
             max_tokens=min(limit, max_tokens) if limit else max_tokens,
+            explainable=family == "encoder" and _bert_self_attention(model, 0) is not None,
         )
         adapter = cls(info, model, tokenizer)
         adapter._self_test()
@@ -159,6 +184,58 @@ class HuggingFaceAdapter(ModelAdapter):
             if self.info.family == "decoder":
                 return self._run_decoder(source_ids, target, max_new_tokens)
             return self._run_encoder_decoder(source_ids, target, max_new_tokens)
+
+    def explain(
+        self,
+        text: str,
+        *,
+        stack: str,
+        layer: int,
+        head: int,
+        query: int | str,
+        target: str | None = None,
+        variant: str | None = None,
+    ) -> HeadInternals:
+        if not self.info.explainable:
+            return super().explain(text, stack=stack, layer=layer, head=head, query=query)
+        if stack != "encoder" or target is not None or variant is not None:
+            raise InputError(
+                f"model '{self.info.id}' has one stack, 'encoder', and takes no target"
+            )
+        if not 0 <= layer < self.encoder_layers:
+            raise InputError(
+                f"layer {layer} does not exist; this model has layers 0-{self.encoder_layers - 1}"
+            )
+        if not 0 <= head < self.info.heads:
+            raise InputError(
+                f"head {head} does not exist; this model has heads 0-{self.info.heads - 1}"
+            )
+        ids = self._encode(text, add_special_tokens=True, what="text")
+        tokens = self._tokens(ids)
+        position = resolve_query(tokens, query)
+        attention = _bert_self_attention(self.model, layer)
+        watched = {
+            "q": attention.query,
+            "k": attention.key,
+            "v": attention.value,
+            "attention": attention,
+        }
+        with torch.inference_mode(), capture_outputs(watched) as seen:
+            self.model(input_ids=torch.tensor([ids]), output_attentions=True)
+        size = attention.attention_head_size
+        cut = slice(head * size, (head + 1) * size)
+        output, weights = seen["attention"]  # (1, n, H*d), (1, H, n, n)
+        return HeadInternals(
+            tokens=tokens,
+            key_tokens=tokens,
+            query_index=position,
+            query=seen["q"][0, position, cut].float(),
+            keys=seen["k"][0, :, cut].float(),
+            values=seen["v"][0, :, cut].float(),
+            scaling=float(attention.scaling),
+            model_weights=weights[0, head, position].float(),
+            model_output=output[0, position, cut].float(),
+        )
 
     def _encode(self, text: str, *, add_special_tokens: bool, what: str) -> list[int]:
         ids: list[int] = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]

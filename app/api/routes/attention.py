@@ -11,7 +11,7 @@ from app.zoo.base import InputError
 router = APIRouter(prefix="/api/v1", tags=["attention"])
 
 
-def _check_text(value: str | None, field: str, settings: Settings) -> None:
+def check_text(value: str | None, field: str, settings: Settings) -> None:
     if value is None:
         return
     if not value.strip():
@@ -43,8 +43,8 @@ def _new_token_budget(requested: int | None, settings: Settings) -> int:
 def attention(request: AttentionRequest, registry: RegistryDep, settings: SettingsDep) -> Response:
     # A plain `def`: FastAPI runs it in a worker thread, so the forward pass never blocks the loop.
     adapter = registry.get(request.model)
-    _check_text(request.text, "text", settings)
-    _check_text(request.target, "target", settings)
+    check_text(request.text, "text", settings)
+    check_text(request.target, "target", settings)
     run = adapter.run(
         request.text,
         request.target,

@@ -1,0 +1,56 @@
+"""Self-attention step by step for one head and one query, from the head's real tensors.
+
+The projections (q, K, V) and the model's own weights and output come from the model; the
+steps between them are the textbook formula, and `checks` says how closely the formula
+reproduces what the model computed.
+"""
+
+from typing import Any
+
+import torch
+
+from app.zoo.base import HeadInternals
+
+
+def _floats(values: torch.Tensor) -> list[Any]:
+    return list(values.double().tolist())
+
+
+def explain_payload(
+    model_id: str, stack: str, layer: int, head: int, internals: HeadInternals
+) -> dict[str, Any]:
+    q, keys, values = internals.query, internals.keys, internals.values  # (d,), (n, d), (n, d)
+    d_k = q.shape[0]
+    scores = keys @ q  # (n,) q . k_j
+    scaled = scores * internals.scaling  # (n,) q . k_j / sqrt(d_k)
+    masked = internals.masked
+    logits = scaled if masked is None else scaled.masked_fill(masked, float("-inf"))
+    weights = torch.softmax(logits, dim=-1)  # (n,)
+    output = weights @ values  # (d,) sum_j w_j v_j
+    scaled_out: list[float | None] = _floats(scaled)
+    if masked is not None:
+        scaled_out = [None if m else s for s, m in zip(scaled_out, masked.tolist(), strict=True)]
+    return {
+        "model": model_id,
+        "stack": stack,
+        "layer": layer,
+        "head": head,
+        "tokens": internals.tokens,
+        "key_tokens": internals.key_tokens,
+        "query_index": internals.query_index,
+        "query_token": internals.tokens[internals.query_index],
+        "d_k": d_k,
+        "scaling": internals.scaling,
+        "query_vector": _floats(q),
+        "keys": _floats(keys),
+        "values": _floats(values),
+        "scores": _floats(scores),
+        "scaled_scores": scaled_out,
+        "masked": [False] * len(scores) if masked is None else masked.tolist(),
+        "weights": _floats(internals.model_weights),
+        "output": _floats(internals.model_output),
+        "checks": {
+            "weights_max_abs_diff": float((weights - internals.model_weights).abs().max()),
+            "output_max_abs_diff": float((output - internals.model_output).abs().max()),
+        },
+    }

@@ -1,0 +1,34 @@
+"""Read a module's real inputs and outputs during one forward pass, with forward hooks.
+
+The model object is shared by concurrent requests, so a hook only records calls made from
+the thread that installed it: another request's forward pass, in another worker thread,
+passes through untouched.
+"""
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from torch import nn
+
+
+@contextmanager
+def capture_outputs(modules: Mapping[str, nn.Module]) -> Iterator[dict[str, Any]]:
+    """Yield a dict that fills, by name, with each module's output during the `with` body."""
+    owner = threading.get_ident()
+    captured: dict[str, Any] = {}
+
+    def recorder(name: str) -> Any:
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            if threading.get_ident() == owner:
+                captured[name] = output
+
+        return hook
+
+    handles = [module.register_forward_hook(recorder(name)) for name, module in modules.items()]
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
