@@ -34,3 +34,11 @@ export async function fetchAttention(payload, signal) {
     signal,
   });
 }
+
+export async function fetchExplain(payload) {
+  return request("/api/v1/explain", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+}

@@ -37,7 +37,7 @@ function hoverText(rowTokens, colTokens) {
   return text;
 }
 
-export function drawHeatmap(div, { z, rowTokens, colTokens, rowTitle, colTitle }) {
+export function drawHeatmap(div, { z, rowTokens, colTokens, rowTitle, colTitle, highlightRow = null }) {
   const n = Math.max(rowTokens.length, colTokens.length);
   const cell = n <= 24 ? 34 : n <= 64 ? 14 : 7;
   const trace = {
@@ -63,6 +63,21 @@ export function drawHeatmap(div, { z, rowTokens, colTokens, rowTitle, colTitle }
     xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: -60, side: "bottom" },
     yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed" },
     font: { family: "system-ui, sans-serif", size: 12 },
+    shapes:
+      highlightRow == null
+        ? []
+        : [
+            {
+              type: "rect",
+              xref: "x",
+              yref: "y",
+              x0: -0.5,
+              x1: colTokens.length - 0.5,
+              y0: highlightRow - 0.5,
+              y1: highlightRow + 0.5,
+              line: { color: "#e4572e", width: 3 },
+            },
+          ],
   };
   window.Plotly.react(div, [trace], layout, { responsive: true, displaylogo: false });
 }

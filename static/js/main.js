@@ -1,16 +1,18 @@
 // Wires the page: pick a model, run it on a sentence, then browse kinds, layers and heads.
 
-import { fetchAttention, fetchModels } from "./api.js";
+import { fetchAttention, fetchExplain, fetchModels } from "./api.js";
 import { MEAN, fromJson, kindsPresent, matrix } from "./blocks.js";
 import { drawHeatmap } from "./heatmap.js";
 import { drawOverview } from "./overview.js";
+import { renderSteps } from "./steps.js";
 import { el } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   models: new Map(),
-  result: null, // { body, blocks, kinds }
+  result: null, // { body, blocks, kinds, request }
+  query: null, // the query row opened step by step
   kind: null,
   layer: 0,
   head: MEAN,
@@ -91,7 +93,8 @@ async function run() {
   try {
     const body = await fetchAttention(payload, controller.signal);
     const blocks = body.blocks.map(fromJson);
-    state.result = { body, blocks, kinds: kindsPresent(blocks) };
+    state.result = { body, blocks, kinds: kindsPresent(blocks), request: payload, model };
+    state.query = null;
     const kinds = state.result.kinds.map((k) => k.key);
     // Cross-attention is the alignment, the picture a translator's user came for.
     if (!kinds.includes(state.kind)) state.kind = kinds.includes("decoder.cross_attn") ? "decoder.cross_attn" : kinds[0];
@@ -163,12 +166,92 @@ function render() {
     colTokens,
     rowTitle: `query (${kind.rows.replace("_", " ")})`,
     colTitle: `key (${kind.cols.replace("_", " ")})`,
+    highlightRow: stepStack() && state.head !== MEAN ? state.query : null,
   });
+  bindHeatmapClicks();
+  renderStepsPanel(rowTokens);
   drawOverview($("overview"), blocks, { layer: state.layer, head: state.head }, (layer, head) => {
     state.layer = layer;
     state.head = head;
     render();
     $("heatmap").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  });
+}
+
+// The stack whose self-attention can be opened step by step in the current view, if any.
+function stepStack() {
+  if (!state.result?.model.explainable) return null;
+  if (state.kind === "encoder.self_attn") return "encoder";
+  if (state.kind === "decoder.self_attn") return "decoder";
+  return null;
+}
+
+let stepsRequest = 0;
+
+async function renderStepsPanel(rowTokens) {
+  const stack = stepStack();
+  $("steps-panel").hidden = !state.result.model.explainable;
+  if (!stack) {
+    $("steps-intro").textContent = "The step-by-step view opens self-attention: choose a self-attention tab.";
+    $("query-chips").replaceChildren();
+    $("steps").replaceChildren();
+    return;
+  }
+  const chips = rowTokens.map((token, i) => {
+    const chip = el("button", {
+      type: "button",
+      className: i === state.query ? "chip selected" : "chip",
+      text: token,
+      title: `query ${i}`,
+      dataset: { query: String(i) },
+    });
+    chip.addEventListener("click", () => openQuery(i));
+    return chip;
+  });
+  $("query-chips").replaceChildren(...chips);
+  if (state.head === MEAN) {
+    $("steps-intro").textContent = "Choose one head (not the mean) to compute its attention step by step.";
+    $("steps").replaceChildren();
+    return;
+  }
+  $("steps-intro").textContent = `Click a query token (or a row of the heatmap) to see how layer ${state.layer}, head ${state.head} computes its attention.`;
+  if (state.query == null) {
+    $("steps").replaceChildren();
+    return;
+  }
+  const ticket = ++stepsRequest;
+  const { request } = state.result;
+  try {
+    const data = await fetchExplain({
+      model: request.model,
+      text: request.text,
+      ...(request.target ? { target: request.target } : {}),
+      ...(request.variant ? { variant: request.variant } : {}),
+      stack,
+      layer: state.layer,
+      head: state.head,
+      query: state.query,
+    });
+    if (ticket === stepsRequest) renderSteps($("steps"), data);
+  } catch (error) {
+    if (ticket === stepsRequest) showError(error.message);
+  }
+}
+
+function openQuery(index) {
+  state.query = index;
+  if (state.head === MEAN) state.head = state.result.blocks.find((b) => b.kindKey === state.kind).heads[0];
+  render();
+}
+
+// Plotly attaches its event emitter to the div on the first draw; bind once, after it.
+let heatmapClicksBound = false;
+
+function bindHeatmapClicks() {
+  if (heatmapClicksBound) return;
+  heatmapClicksBound = true;
+  $("heatmap").on("plotly_click", (event) => {
+    if (stepStack()) openQuery(event.points[0].y);
   });
 }
 

@@ -83,3 +83,20 @@ def test_encoder_decoder_model_offers_each_attention_kind(page: Page) -> None:
     tabs.nth(1).click()
     assert _tick_labels(page, "x") == ["[SEP]", "[CLS]", "i", "love", "apples"]
     expect(page.locator("#overview .thumb")).to_have_count(3 * 5)
+
+
+def test_step_by_step_opens_a_query_and_highlights_its_row(page: Page) -> None:
+    _run(page, DEMO_SENTENCE)
+    expect(page.locator("#steps-intro")).to_contain_text("Choose one head")
+    page.click('#overview .thumb[data-layer="3"][data-head="5"]')
+    page.click('#query-chips .chip[data-query="10"]')  # "it"
+    expect(page.locator("#steps .steps-summary")).to_contain_text("Query “it” (position 10)")
+    expect(page.locator("#steps .steps-summary")).to_contain_text("layer 3, head 5: d_k = 32")
+    rows = page.locator("#steps .steps-table tbody tr")
+    expect(rows).to_have_count(15)
+    expect(page.locator("#steps .steps-table tr.is-query td.token")).to_have_text("it (10)")
+    expect(page.locator("#steps .steps-table tfoot")).to_contain_text("1.0000")
+    expect(page.locator("#steps .vector-plot .main-svg").first).to_be_visible()
+    # The highlighted row in the heatmap is a Plotly shape around query 10.
+    expect(page.locator("#heatmap .shapelayer path")).to_have_count(1)
+    assert page.watch.errors == []  # type: ignore[attr-defined]
