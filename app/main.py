@@ -8,7 +8,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.errors import install_error_handlers
+from app.api.inference import InferenceGate
+from app.api.middleware import RequestGuard, SecurityHeaders
+from app.api.openapi import install_openapi
 from app.api.routes import attention, explain, health, models, pages
+from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from app.zoo.registry import load_registry
 
@@ -25,10 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; `settings` replaces the environment's (tests pass their own)."""
     logging.basicConfig(level=logging.INFO)
 
+    settings = settings or get_settings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Models load once, here, not at import: importing the app stays cheap.
-        app.state.registry = load_registry(settings or get_settings())
+        app.state.registry = load_registry(settings)
         yield
 
     app = FastAPI(
@@ -37,9 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
+    app.state.cache = RunCache(settings.cache_bytes)
+    app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
+    install_openapi(app, settings)
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(attention.router)

@@ -13,7 +13,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTN_")
 
     models_dir: Path = Field(
-        PROJECT_ROOT / "models",
+        default=PROJECT_ROOT / "models",
         description="Folder with manifest.toml and the weights the project ships.",
     )
     hf_models: dict[str, Path] = Field(
@@ -24,21 +24,40 @@ class Settings(BaseSettings):
         ),
     )
     enabled_models: list[str] | None = Field(
-        None,
+        default=None,
         description=(
             "If set, serve only these manifest ids (JSON list). Extra hf_models are always served."
         ),
     )
-    max_chars: int = Field(
-        2000, ge=1, description="Longest text (and target) accepted, in characters."
+
+    # Limits: every one is checked with a 4xx that names it, and shown in the API schema.
+    max_chars: int = Field(default=2000, ge=1, description="Longest text accepted, in characters.")
+    max_target_chars: int = Field(
+        default=1000, ge=1, description="Longest target accepted, in characters."
     )
     max_tokens: int = Field(
-        512,
+        default=512,
         ge=1,
-        description="Longest input accepted, in tokens; a model's own limit may be lower.",
+        description="Longest input accepted, in tokens; a model's own may be lower.",
     )
     max_new_tokens: int = Field(
-        48, ge=1, description="Most tokens a decoder may generate for one request."
+        default=48, ge=1, description="Most tokens a decoder may generate for one request."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+
+    # Serving: inference is CPU-bound, so requests beyond the limit wait their turn.
+    inference_concurrency: int = Field(
+        default=1, ge=1, description="Model runs at once; more requests queue."
+    )
+    queue_timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest wait in the queue before a 503 asks to retry."
+    )
+    cache_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Memory for cached model runs, keyed by content; 0 turns the cache off.",
     )
 
 

@@ -4,14 +4,34 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.settings import Settings, get_settings
+from app.api.inference import InferenceGate
+from app.attention.cache import RunCache
+from app.settings import Settings
 from app.zoo.registry import Registry
 
 
-def get_registry(request: Request) -> Registry:
+# `async def`: these only read app.state, and a sync dependency would cost a thread hop.
+async def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+async def get_cache(request: Request) -> RunCache:
+    cache: RunCache = request.app.state.cache
+    return cache
+
+
+async def get_gate(request: Request) -> InferenceGate:
+    gate: InferenceGate = request.app.state.gate
+    return gate
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+CacheDep = Annotated[RunCache, Depends(get_cache)]
+GateDep = Annotated[InferenceGate, Depends(get_gate)]

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.inference import ServerBusyError
 from app.api.schemas import ErrorOut
 from app.zoo.base import InputError
 from app.zoo.registry import UnknownModelError
@@ -17,7 +18,10 @@ log = logging.getLogger(__name__)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown model"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
+    415: {"model": ErrorOut, "description": "The body is not sent as application/json"},
     422: {"model": ErrorOut, "description": "Invalid request: the message says what to change"},
+    503: {"model": ErrorOut, "description": "Busy: retry after the Retry-After seconds"},
 }
 
 
@@ -60,10 +64,24 @@ async def _on_unknown_model(_: Request, exc: UnknownModelError) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
+async def _on_busy(_: Request, exc: ServerBusyError) -> JSONResponse:
+    return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "5"})
+
+
+# FastAPI's words when the body is not parseable at all (e.g. nested past Python's limit).
+_UNPARSEABLE = "There was an error parsing the body"
+
+
 async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = str(exc.detail)
+    if exc.status_code == 400 and detail == _UNPARSEABLE:
+        detail = (
+            "the request body could not be parsed: send one JSON object, nested no deeper than "
+            "the fields in /openapi.json need"
+        )
     return JSONResponse(
         status_code=exc.status_code,
-        content={"detail": str(exc.detail)},
+        content={"detail": detail},
         headers=getattr(exc, "headers", None),
     )
 
@@ -80,5 +98,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(InputError, _on_input_error)  # type: ignore[arg-type]
     app.add_exception_handler(UnknownModelError, _on_unknown_model)  # type: ignore[arg-type]
+    app.add_exception_handler(ServerBusyError, _on_busy)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.attention.encodings import Encoding
+
 MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
@@ -93,6 +95,24 @@ class AttentionRequest(BaseModel):
         ge=1,
         description="Most tokens to generate when no target is given (capped by the server).",
     )
+    encoding: Encoding = Field(
+        "json",
+        description=(
+            "How each block's data travels. json: nested lists [head][query][key]. uint8: "
+            "base64 of H*Q*K bytes, row-major, weight = byte/255. float16: base64 of "
+            "little-endian IEEE half floats, row-major."
+        ),
+    )
+    max_size: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description=(
+            "For overview thumbnails: pool each matrix to at most this many rows and columns "
+            "(queries averaged, keys summed, so rows still sum to 1). The block then carries "
+            "pooled_from, its full shape."
+        ),
+    )
 
 
 class TokensOut(BaseModel):
@@ -111,9 +131,16 @@ class BlockOut(BaseModel):
     layer: int
     kind: Literal["self_attn", "cross_attn"]
     heads: list[int] = Field(description="The model's head index of each entry along axis 0.")
-    shape: list[int] = Field(description="[heads, queries, keys]")
-    data: list[list[list[float]]] = Field(
-        description="Attention weights [head][query][key]; each row sums to 1."
+    shape: list[int] = Field(description="[heads, queries, keys] of `data`")
+    encoding: Encoding
+    data: list[list[list[float]]] | str = Field(
+        description=(
+            "Attention weights [head][query][key], each row summing to 1: nested lists for "
+            "json, a base64 string for uint8 and float16."
+        )
+    )
+    pooled_from: list[int] | None = Field(
+        None, description="The full [heads, queries, keys] when max_size pooled the block."
     )
 
 

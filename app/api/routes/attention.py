@@ -1,26 +1,31 @@
+import anyio.to_thread
 from fastapi import APIRouter, Response
 
-from app.api.deps import RegistryDep, SettingsDep
+from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas import AttentionOut, AttentionRequest
-from app.attention.blocks import select_blocks
-from app.attention.payload import attention_payload, to_json
+from app.attention.payload import render_attention
 from app.settings import Settings
-from app.zoo.base import InputError
+from app.zoo.base import AttentionRun, InputError
 
 router = APIRouter(prefix="/api/v1", tags=["attention"])
 
 
-def check_text(value: str | None, field: str, settings: Settings) -> None:
+def check_text(value: str | None, field: str, limit: int) -> None:
     if value is None:
         return
     if not value.strip():
         raise InputError(f"'{field}' is empty or only whitespace; type some words")
-    if len(value) > settings.max_chars:
+    if len(value) > limit:
         raise InputError(
-            f"'{field}' is {len(value)} characters; this server accepts at most "
-            f"{settings.max_chars}. Shorten it."
+            f"'{field}' is {len(value)} characters; this server accepts at most {limit}. "
+            "Shorten it."
         )
+
+
+def check_texts(text: str, target: str | None, settings: Settings) -> None:
+    check_text(text, "text", settings.max_chars)
+    check_text(target, "target", settings.max_target_chars)
 
 
 def _new_token_budget(requested: int | None, settings: Settings) -> int:
@@ -40,18 +45,48 @@ def _new_token_budget(requested: int | None, settings: Settings) -> int:
     response_model=AttentionOut,
     responses=ERROR_RESPONSES,
 )
-def attention(request: AttentionRequest, registry: RegistryDep, settings: SettingsDep) -> Response:
-    # A plain `def`: FastAPI runs it in a worker thread, so the forward pass never blocks the loop.
+async def attention(
+    request: AttentionRequest,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+    gate: GateDep,
+) -> Response:
     adapter = registry.get(request.model)
-    check_text(request.text, "text", settings)
-    check_text(request.target, "target", settings)
-    run = adapter.run(
-        request.text,
-        request.target,
-        max_new_tokens=_new_token_budget(request.max_new_tokens, settings),
-        variant=request.variant,
-    )
-    blocks = select_blocks(run.blocks, request.layers, request.heads)
+    check_texts(request.text, request.target, settings)
+    budget = _new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
-    payload = attention_payload(adapter.info.id, variant, run, blocks)
-    return Response(to_json(payload), media_type="application/json")
+    generates = request.target is None and adapter.info.family != "encoder"
+    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
+
+    run = cache.get(key)
+    cache_status = "hit"
+    if run is None:
+        cache_status = "miss"
+
+        def compute() -> AttentionRun:
+            twin = cache.get(key)  # an identical request may have filled it while we queued
+            if twin is not None:
+                return twin
+            fresh = adapter.run(
+                request.text, request.target, max_new_tokens=budget, variant=request.variant
+            )
+            cache.put(key, fresh)
+            return fresh
+
+        run = await gate.run(compute)
+
+    def render() -> bytes:
+        return render_attention(
+            adapter.info.id,
+            variant,
+            run,
+            layers=request.layers,
+            heads=request.heads,
+            encoding=request.encoding,
+            max_size=request.max_size,
+        )
+
+    # Encoding a long run takes a while too: keep it off the event loop.
+    body = await anyio.to_thread.run_sync(render)
+    return Response(body, media_type="application/json", headers={"X-Cache": cache_status})

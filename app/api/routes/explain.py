@@ -1,8 +1,8 @@
 from fastapi import APIRouter
 
-from app.api.deps import RegistryDep, SettingsDep
+from app.api.deps import GateDep, RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.routes.attention import check_text
+from app.api.routes.attention import check_texts
 from app.api.schemas import ExplainOut, ExplainRequest
 from app.attention.steps import explain_payload
 
@@ -14,19 +14,24 @@ router = APIRouter(prefix="/api/v1", tags=["attention"])
     summary="Self-attention step by step: one head's q, K, V, scores, softmax and output",
     responses=ERROR_RESPONSES,
 )
-def explain(request: ExplainRequest, registry: RegistryDep, settings: SettingsDep) -> ExplainOut:
+async def explain(
+    request: ExplainRequest, registry: RegistryDep, settings: SettingsDep, gate: GateDep
+) -> ExplainOut:
     adapter = registry.get(request.model)
-    check_text(request.text, "text", settings)
-    check_text(request.target, "target", settings)
+    check_texts(request.text, request.target, settings)
     stack = request.stack or ("decoder" if adapter.info.family == "decoder" else "encoder")
-    internals = adapter.explain(
-        request.text,
-        stack=stack,
-        layer=request.layer,
-        head=request.head,
-        query=request.query,
-        target=request.target,
-        variant=request.variant,
-    )
-    payload = explain_payload(adapter.info.id, stack, request.layer, request.head, internals)
-    return ExplainOut.model_validate(payload)
+
+    def compute() -> ExplainOut:
+        internals = adapter.explain(
+            request.text,
+            stack=stack,
+            layer=request.layer,
+            head=request.head,
+            query=request.query,
+            target=request.target,
+            variant=request.variant,
+        )
+        payload = explain_payload(adapter.info.id, stack, request.layer, request.head, internals)
+        return ExplainOut.model_validate(payload)
+
+    return await gate.run(compute)

@@ -6,5 +6,5 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness: the server is up and how many models it offers")
-def healthz(registry: RegistryDep) -> dict[str, object]:
+async def healthz(registry: RegistryDep) -> dict[str, object]:
     return {"status": "ok", "models": len(registry.infos())}

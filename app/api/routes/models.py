@@ -9,5 +9,5 @@ router = APIRouter(prefix="/api/v1", tags=["models"])
 
 
 @router.get("/models", summary="The models this server offers")
-def list_models(registry: RegistryDep) -> ModelsOut:
+async def list_models(registry: RegistryDep) -> ModelsOut:
     return ModelsOut(models=[ModelOut.model_validate(asdict(info)) for info in registry.infos()])

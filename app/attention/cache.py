@@ -1,0 +1,58 @@
+"""A least-recently-used cache of model runs, keyed by content and bounded in bytes.
+
+A hit skips the forward pass; selection and encoding still run per request, so one cached
+run serves the overview, the focused head and every encoding.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from app.zoo.base import AttentionRun
+
+
+def run_size(run: AttentionRun) -> int:
+    tensors = sum(t.element_size() * t.nelement() for t in run.blocks.values())
+    tokens = run.source_tokens + run.target_tokens + run.target_input_tokens
+    return tensors + sum(len(t) for t in tokens) + len(run.output_text or "")
+
+
+class RunCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, tuple[AttentionRun, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> AttentionRun | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
+
+    def put(self, key: Hashable, run: AttentionRun) -> None:
+        size = run_size(run)
+        if size > self.max_bytes:
+            return  # bigger than the whole cache: keeping it would evict everything else
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._entries[key] = (run, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= evicted
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)

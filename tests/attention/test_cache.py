@@ -1,0 +1,34 @@
+import torch
+
+from app.attention.cache import RunCache, run_size
+from app.zoo.base import AttentionRun
+
+
+def _run(n: int) -> AttentionRun:
+    return AttentionRun(["a"] * n, [], [], {"encoder.0.self_attn": torch.zeros(1, n, n)})
+
+
+def test_least_recently_used_run_is_evicted_when_bytes_run_out() -> None:
+    size = run_size(_run(10))
+    cache = RunCache(max_bytes=2 * size)
+    cache.put("first", _run(10))
+    cache.put("second", _run(10))
+    assert cache.get("first") is not None  # now "second" is the least recently used
+    cache.put("third", _run(10))
+    assert cache.get("second") is None
+    assert cache.get("first") is not None and cache.get("third") is not None
+    assert cache.size_bytes <= 2 * size
+    assert len(cache) == 2
+
+
+def test_a_run_bigger_than_the_cache_is_not_kept() -> None:
+    cache = RunCache(max_bytes=100)
+    cache.put("big", _run(50))
+    assert cache.get("big") is None
+    assert cache.size_bytes == 0
+
+
+def test_zero_bytes_turns_the_cache_off() -> None:
+    cache = RunCache(max_bytes=0)
+    cache.put("x", _run(2))
+    assert cache.get("x") is None
