@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     )
 
     # Limits: every one is checked with a 4xx that names it, and shown in the API schema.
-    max_chars: int = Field(default=2000, ge=1, description="Longest text accepted, in characters.")
+    max_chars: int = Field(default=5000, ge=1, description="Longest text accepted, in characters.")
     max_target_chars: int = Field(
         default=1000, ge=1, description="Longest target accepted, in characters."
     )

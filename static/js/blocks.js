@@ -14,7 +14,43 @@ export const KINDS = [
 
 export const MEAN = "mean";
 
-export function fromJson(block) {
+// IEEE half float -> float32 for every 16-bit pattern: decoding is then one lookup a weight.
+const HALF_TO_FLOAT = (() => {
+  const table = new Float32Array(65536);
+  for (let bits = 0; bits < 65536; bits += 1) {
+    const sign = bits >> 15 ? -1 : 1;
+    const exponent = (bits >> 10) & 31;
+    const fraction = bits & 1023;
+    let value;
+    if (exponent === 0) value = fraction * 2 ** -24;
+    else if (exponent === 31) value = fraction ? NaN : Infinity;
+    else value = (1 + fraction / 1024) * 2 ** (exponent - 15);
+    table[bits] = sign * value;
+  }
+  return table;
+})();
+
+function base64Bytes(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function decodeData(block) {
+  if (block.encoding === "uint8") {
+    const bytes = base64Bytes(block.data);
+    const data = new Float32Array(bytes.length);
+    for (let i = 0; i < bytes.length; i += 1) data[i] = bytes[i] / 255;
+    return data;
+  }
+  if (block.encoding === "float16") {
+    const bytes = base64Bytes(block.data);
+    const halves = new DataView(bytes.buffer);
+    const data = new Float32Array(bytes.length / 2);
+    for (let i = 0; i < data.length; i += 1) data[i] = HALF_TO_FLOAT[halves.getUint16(2 * i, true)];
+    return data;
+  }
   const [h, q, k] = block.shape;
   const data = new Float32Array(h * q * k);
   let i = 0;
@@ -24,7 +60,12 @@ export function fromJson(block) {
       i += row.length;
     }
   }
-  return { ...block, kindKey: `${block.stack}.${block.kind}`, data };
+  return data;
+}
+
+// A block from the wire (any encoding) with its data as one flat Float32Array.
+export function fromWire(block) {
+  return { ...block, kindKey: `${block.stack}.${block.kind}`, data: decodeData(block) };
 }
 
 // The matrix of one head (`head` is a position along axis 0) or the mean over all heads,

@@ -1,7 +1,7 @@
 // Wires the page: pick a model, run it on a sentence, then browse kinds, layers and heads.
 
 import { fetchAttention, fetchExplain, fetchModels } from "./api.js";
-import { MEAN, fromJson, kindsPresent, matrix } from "./blocks.js";
+import { MEAN, fromWire, kindsPresent, matrix } from "./blocks.js";
 import { drawHeatmap } from "./heatmap.js";
 import { drawOverview } from "./overview.js";
 import { renderSteps } from "./steps.js";
@@ -9,9 +9,13 @@ import { el } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 
+// The overview comes pooled to this many rows and columns, one byte a weight; the heatmap
+// fetches its layer at full resolution in half floats (the run is cached server-side).
+const THUMBNAIL_SIZE = 48;
+
 const state = {
   models: new Map(),
-  result: null, // { body, blocks, kinds, request }
+  result: null, // { body, blocks (pooled), kinds, request, model, focus: Map layer -> blocks }
   query: null, // the query row opened step by step
   kind: null,
   layer: 0,
@@ -91,9 +95,12 @@ async function run() {
   if (!$("target-row").hidden && target.trim()) payload.target = target;
   if (model.variants.length) payload.variant = $("variant").value;
   try {
-    const body = await fetchAttention(payload, controller.signal);
-    const blocks = body.blocks.map(fromJson);
-    state.result = { body, blocks, kinds: kindsPresent(blocks), request: payload, model };
+    const body = await fetchAttention(
+      { ...payload, encoding: "uint8", max_size: THUMBNAIL_SIZE },
+      controller.signal,
+    );
+    const blocks = body.blocks.map(fromWire);
+    state.result = { body, blocks, kinds: kindsPresent(blocks), request: payload, model, focus: new Map() };
     state.query = null;
     const kinds = state.result.kinds.map((k) => k.key);
     // Cross-attention is the alignment, the picture a translator's user came for.
@@ -107,6 +114,19 @@ async function run() {
   } finally {
     if (state.inFlight === controller) state.inFlight = null;
   }
+}
+
+// The full-resolution blocks of one layer (all kinds, all heads), fetched once per result.
+function focusBlocks(layer) {
+  const { focus, request } = state.result;
+  if (!focus.has(layer)) {
+    const pending = fetchAttention({ ...request, layers: [layer], encoding: "float16" }).then(
+      (body) => body.blocks.map(fromWire),
+    );
+    pending.catch(() => focus.delete(layer));
+    focus.set(layer, pending);
+  }
+  return focus.get(layer);
 }
 
 function blocksOfKind() {
@@ -145,21 +165,22 @@ function renderSelectors(blocks) {
   );
 }
 
-function render() {
-  const { body, kinds } = state.result;
-  $("results").hidden = false;
-  $("output").hidden = body.output_text == null;
-  $("output-text").textContent = body.output_text ?? "";
-  renderTabs();
-  const blocks = blocksOfKind();
-  renderSelectors(blocks);
-  const kind = kinds.find((k) => k.key === state.kind);
-  const block = blocks.find((b) => b.layer === state.layer);
+let renderTicket = 0;
+
+async function renderHeatmap(kind, rowTokens, colTokens) {
+  const ticket = ++renderTicket;
+  const { result } = state;
+  let layerBlocks;
+  try {
+    layerBlocks = await focusBlocks(state.layer);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  // A newer render (another head, layer or run) has started meanwhile: leave it the stage.
+  if (ticket !== renderTicket || result !== state.result) return;
+  const block = layerBlocks.find((b) => b.kindKey === kind.key);
   const position = state.head === MEAN ? MEAN : block.heads.indexOf(state.head);
-  const rowTokens = body.tokens[kind.rows];
-  const colTokens = body.tokens[kind.cols];
-  const headText = state.head === MEAN ? "mean over heads" : `head ${state.head}`;
-  $("view-caption").textContent = `${kind.label}, layer ${state.layer}, ${headText}. Each row is a query and sums to 1.`;
   drawHeatmap($("heatmap"), {
     z: matrix(block, position),
     rowTokens,
@@ -169,6 +190,25 @@ function render() {
     highlightRow: stepStack() && state.head !== MEAN ? state.query : null,
   });
   bindHeatmapClicks();
+  $("heatmap").dataset.layer = String(state.layer);
+  $("heatmap").dataset.head = String(state.head);
+  $("heatmap").dataset.kind = kind.key;
+}
+
+function render() {
+  const { body, kinds } = state.result;
+  $("results").hidden = false;
+  $("output").hidden = body.output_text == null;
+  $("output-text").textContent = body.output_text ?? "";
+  renderTabs();
+  const blocks = blocksOfKind();
+  renderSelectors(blocks);
+  const kind = kinds.find((k) => k.key === state.kind);
+  const rowTokens = body.tokens[kind.rows];
+  const colTokens = body.tokens[kind.cols];
+  const headText = state.head === MEAN ? "mean over heads" : `head ${state.head}`;
+  $("view-caption").textContent = `${kind.label}, layer ${state.layer}, ${headText}. Each row is a query and sums to 1.`;
+  renderHeatmap(kind, rowTokens, colTokens);
   renderStepsPanel(rowTokens);
   drawOverview($("overview"), blocks, { layer: state.layer, head: state.head }, (layer, head) => {
     state.layer = layer;

@@ -99,7 +99,7 @@ def test_pages_and_api_carry_security_headers(client: TestClient) -> None:
 def test_openapi_shows_the_limits(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     text = schema["components"]["schemas"]["AttentionRequest"]["properties"]["text"]
-    assert text["maxLength"] == 2000
+    assert text["maxLength"] == 5000
     assert "| `max_tokens` | 512 |" in schema["info"]["description"]
 
 

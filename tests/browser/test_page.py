@@ -32,6 +32,7 @@ def test_typed_sentence_draws_heatmap_and_overview_without_leaving_localhost(pag
     expect(page.locator("#view-caption")).to_contain_text("layer 0, mean over heads")
 
     page.click('#overview .thumb[data-layer="3"][data-head="5"]')
+    page.wait_for_selector('#heatmap[data-layer="3"][data-head="5"]')
     expect(page.locator("#layer")).to_have_value("3")
     expect(page.locator("#head")).to_have_value("5")
     expect(page.locator("#view-caption")).to_contain_text("layer 3, head 5")
@@ -59,9 +60,9 @@ def test_heatmap_hover_names_both_tokens_and_the_weight(page: Page) -> None:
 
 
 def test_server_errors_are_shown_in_the_page(page: Page) -> None:
-    page.fill("#text", "word " * 500)
+    page.fill("#text", "word " * 1001)
     page.click("#run")
-    expect(page.locator("#error")).to_contain_text("accepts at most 2000")
+    expect(page.locator("#error")).to_contain_text("accepts at most 5000")
     expect(page.locator("#run")).to_be_enabled()
 
 
@@ -81,6 +82,7 @@ def test_encoder_decoder_model_offers_each_attention_kind(page: Page) -> None:
     expect(tabs.nth(2)).to_have_attribute("aria-selected", "true")
     assert _tick_labels(page, "y") == ["[CLS]", "i", "love", "apples", "[SEP]"]
     tabs.nth(1).click()
+    page.wait_for_selector('#heatmap[data-kind="decoder.self_attn"]')
     assert _tick_labels(page, "x") == ["[SEP]", "[CLS]", "i", "love", "apples"]
     expect(page.locator("#overview .thumb")).to_have_count(3 * 5)
 
