@@ -6,6 +6,7 @@ import { postJson, wholeNumber } from "./post.js";
 const $ = (id) => document.getElementById(id);
 const ENDPOINT = "/api/v1/kernel-regression";
 const ANIMATION_MS = 3000; // the whole Train animation, whatever the number of epochs
+const MAX_FRAMES = 40; // more epochs than this: every n-th is drawn (and always the last)
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
 const FONT = { family: "system-ui, sans-serif", size: 12 };
 
@@ -216,13 +217,23 @@ async function train() {
   }
 }
 
+function frameIndices(count) {
+  const stride = Math.ceil(count / MAX_FRAMES);
+  const indices = [];
+  for (let i = 0; i < count - 1; i += stride) indices.push(i);
+  indices.push(count - 1);
+  return indices;
+}
+
 async function animate(fit, ticket) {
   const { history, epochs } = fit;
-  const frameMs = Math.min(120, Math.max(15, ANIMATION_MS / history.length));
+  const frames = frameIndices(history.length);
+  const frameMs = Math.min(120, ANIMATION_MS / frames.length);
   const zmax = Math.max(...fit.weights.map((row) => Math.max(...row)));
   $("history").hidden = false;
-  for (const [index, step] of history.entries()) {
+  for (const index of frames) {
     if (ticket !== state.ticket) return;
+    const step = history[index];
     // Each frame draws the weights of that epoch's w with the server's formula; the
     // prediction curve is the server's own for that epoch.
     drawFit(fit, step.y_pred, step.w);
