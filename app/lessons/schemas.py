@@ -39,7 +39,7 @@ class KernelRegressionRequest(BaseModel):
     epochs: int | None = Field(
         None,
         ge=1,
-        le=200,
+        le=100,
         description=f"Parametric only: gradient-descent steps (default {DEFAULT_EPOCHS}).",
     )
     learning_rate: float | None = Field(

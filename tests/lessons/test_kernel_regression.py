@@ -137,7 +137,7 @@ def test_learning_rate_and_epochs_are_used(client: TestClient) -> None:
         ({"kind": "parametric", "n_train": 50.5}, "n_train: Input should be a valid integer"),
         ({"kind": "parametric", "seed": -1}, "seed: Input should be greater than or equal to 0"),
         ({"kind": "parametric", "epochs": 0}, "epochs: Input should be greater than or equal to 1"),
-        ({"kind": "parametric", "epochs": 201}, "epochs: Input should be less than or equal"),
+        ({"kind": "parametric", "epochs": 101}, "epochs: Input should be less than or equal"),
         ({"kind": "parametric", "learning_rate": 0}, "learning_rate: Input should be greater than"),
         ({"kind": "nonparametric", "epochs": 5}, "epochs only apply to kind 'parametric'"),
         ({"kind": "nonparametric", "bandwidth": 2}, "bandwidth: Extra inputs are not permitted"),
