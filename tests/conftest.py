@@ -1,7 +1,11 @@
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -9,6 +13,8 @@ from app.settings import Settings
 from tests.tiny_models import FAMILY, build_tiny_model
 
 DEMO_SENTENCE = "The animal didn't cross the street because it was too tired"
+# Limits of the test servers that differ from the defaults (small, so tests stay fast).
+TEST_LIMITS: dict[str, int] = {"max_new_tokens": 8}
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +28,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def settings(tiny_models: dict[str, Path]) -> Settings:
     return Settings(
         hf_models={f"tiny-{kind}": path for kind, path in tiny_models.items()},
-        max_new_tokens=8,
+        **TEST_LIMITS,
     )
 
 
@@ -30,3 +36,26 @@ def settings(tiny_models: dict[str, Path]) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from app.api.inference import InferenceGate
 from app.attention.cache import RunCache
@@ -35,3 +35,19 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 CacheDep = Annotated[RunCache, Depends(get_cache)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
+
+
+async def require_json_body(request: Request) -> None:
+    """A POST body must be sent as JSON; without this, a form or text body gets a puzzling 422.
+
+    A dependency rather than middleware: it runs only for routes that exist, so a wrong method
+    still gets the router's 405.
+    """
+    if request.method != "POST":
+        return
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPException(
+            status_code=415,
+            detail="send the body as JSON with the header Content-Type: application/json",
+        )

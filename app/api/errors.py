@@ -74,13 +74,16 @@ _UNPARSEABLE = "There was an error parsing the body"
 
 async def _on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = str(exc.detail)
-    if exc.status_code == 400 and detail == _UNPARSEABLE:
+    status = exc.status_code
+    if status == 400 and detail == _UNPARSEABLE:
+        # The same answer as for any other malformed JSON body: 422, saying what to send.
+        status = 422
         detail = (
-            "the request body could not be parsed: send one JSON object, nested no deeper than "
-            "the fields in /openapi.json need"
+            "the request body could not be parsed: send one UTF-8 JSON object, nested no "
+            "deeper than the fields in /openapi.json need"
         )
     return JSONResponse(
-        status_code=exc.status_code,
+        status_code=status,
         content={"detail": detail},
         headers=getattr(exc, "headers", None),
     )

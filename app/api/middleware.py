@@ -1,4 +1,4 @@
-"""ASGI middleware: refuse oversized or non-JSON API bodies early; add security headers.
+"""ASGI middleware: refuse oversized request bodies early; add security headers.
 
 Plain ASGI rather than BaseHTTPMiddleware: these run on every request, and the plain form
 adds no task or stream copy per request.
@@ -61,7 +61,7 @@ async def _send_error(send: Send, status: int, detail: str) -> None:
 
 
 class RequestGuard:
-    """API bodies must be JSON and at most `max_body_bytes`, whether or not they say their size."""
+    """Request bodies are at most `max_body_bytes`, whether or not they declare their size."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -80,16 +80,6 @@ class RequestGuard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await _send_error(send, 413, too_large)
             return
-        if scope["path"].startswith("/api/"):
-            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if content_type != b"application/json":
-                await _send_error(
-                    send,
-                    415,
-                    "send the body as JSON with the header Content-Type: application/json",
-                )
-                return
-
         received = 0
 
         async def counted_receive() -> Message:

@@ -83,7 +83,7 @@ def test_deeply_nested_json_is_a_4xx_with_a_message(client: TestClient) -> None:
         content=b"[" * 20_000 + b"]" * 20_000,
         headers={"content-type": "application/json"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "could not be parsed" in response.json()["detail"]
 
 

@@ -1,3 +1,5 @@
+import unicodedata
+
 import anyio.to_thread
 from fastapi import APIRouter, Response
 
@@ -11,16 +13,38 @@ from app.zoo.base import AttentionRun, InputError
 router = APIRouter(prefix="/api/v1", tags=["attention"])
 
 
+# Control characters other than tab and line breaks carry no text, and a lone surrogate is
+# not text at all (tokenizers and JSON encoders refuse it): both are refused up front.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _unusable_character(value: str) -> tuple[int, str] | None:
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if (category == "Cc" and char not in _ALLOWED_CONTROLS) or category == "Cs":
+            return position, char
+    return None
+
+
 def check_text(value: str | None, field: str, limit: int) -> None:
     if value is None:
         return
-    if not value.strip():
-        raise InputError(f"'{field}' is empty or only whitespace; type some words")
     if len(value) > limit:
         raise InputError(
             f"'{field}' is {len(value)} characters; this server accepts at most {limit}. "
             "Shorten it."
         )
+    unusable = _unusable_character(value)
+    if unusable is not None:
+        position, char = unusable
+        what = (
+            "an unpaired surrogate" if unicodedata.category(char) == "Cs" else "a control character"
+        )
+        raise InputError(
+            f"'{field}' contains {what}, U+{ord(char):04X}, at position {position}; remove it"
+        )
+    if not any(char.isprintable() and not char.isspace() for char in value):
+        raise InputError(f"'{field}' is empty or only whitespace; type some words")
 
 
 def check_texts(text: str, target: str | None, settings: Settings) -> None:
