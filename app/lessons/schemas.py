@@ -2,7 +2,13 @@
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 MAX_SEED = 2**31 - 1
@@ -13,54 +19,57 @@ Seed = Annotated[
 
 # ---------------------------------------------------------------- kernel regression
 
-DEFAULT_EPOCHS = 30
-DEFAULT_LEARNING_RATE = 2.0
 
-
-class KernelRegressionRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {"kind": "nonparametric"},
-                {"kind": "parametric", "n_train": 50, "seed": 0, "epochs": 30},
-            ]
-        },
-    )
-
-    kind: Literal["nonparametric", "parametric"] = Field(
-        description="nonparametric: w = 1. parametric: w is learned by gradient descent."
-    )
+class _KernelRegressionData(BaseModel):
     n_train: int = Field(
         50, ge=5, le=500, description="Training points (keys and values), x uniform on [0, 5)."
     )
     seed: Seed = 0
-    epochs: int | None = Field(
-        None,
-        ge=1,
-        le=100,
-        description=f"Parametric only: gradient-descent steps (default {DEFAULT_EPOCHS}).",
-    )
-    learning_rate: float | None = Field(
-        None,
-        gt=0,
-        le=20,
-        description=f"Parametric only: SGD step size (default {DEFAULT_LEARNING_RATE}).",
+
+
+class NonparametricRequest(_KernelRegressionData):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"kind": "nonparametric", "n_train": 50, "seed": 0}]},
     )
 
-    @model_validator(mode="after")
-    def _training_needs_parametric(self) -> Self:
-        training = {"epochs": self.epochs, "learning_rate": self.learning_rate}
-        given = [name for name, value in training.items() if value is not None]
-        if self.kind == "nonparametric" and given:
+    kind: Literal["nonparametric"] = Field(description="w = 1: nothing is learned.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nothing_to_train(cls, data: Any) -> Any:
+        # Clearer than the generic "extra inputs are not permitted" for this common slip.
+        given = [
+            name for name in ("epochs", "learning_rate") if isinstance(data, dict) and name in data
+        ]
+        if given:
             raise PydanticCustomError(
                 "parametric_only",
                 "{fields} only apply to kind 'parametric' (the non-parametric model has "
                 "nothing to train); remove them or set kind to 'parametric'",
                 {"fields": " and ".join(given)},
             )
-        return self
+        return data
+
+
+class ParametricRequest(_KernelRegressionData):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"kind": "parametric", "n_train": 50, "seed": 0, "epochs": 30}]
+        },
+    )
+
+    kind: Literal["parametric"] = Field(description="w is learned by gradient descent.")
+    epochs: int = Field(30, ge=1, le=100, description="Gradient-descent steps.")
+    learning_rate: float = Field(2.0, gt=0, le=20, description="SGD step size.")
+
+
+KernelRegressionRequest = Annotated[
+    NonparametricRequest | ParametricRequest, Field(discriminator="kind")
+]
 
 
 class EpochOut(BaseModel):
@@ -93,18 +102,44 @@ class KernelRegressionOut(BaseModel):
 # ---------------------------------------------------------------- scoring functions
 
 
-def _whole_numbers(value: Any) -> Any:
-    """One message for every wrong type, instead of one per branch of the union."""
+MAX_QUERIES = 16
+MAX_KEYS = 32
+
+KeyCount = Annotated[int, Field(ge=1, le=MAX_KEYS)]
+
+
+def _valid_length_shape(value: Any) -> Any:
+    """Checks what the schema states, with one message each instead of one per union branch.
+
+    How valid_length relates to n_keys and n_queries is checked on the whole request.
+    """
+    if value is None:
+        return value
     items = value if isinstance(value, list) else [value]
-    if value is not None and not all(type(item) is int for item in items):
+    if not all(type(item) is int for item in items):
         raise PydanticCustomError(
-            "valid_length_type",
-            "must be a whole number, or a list with one whole number per query",
+            "valid_length_type", "must be a whole number, or a list with one per query"
         )
+    if isinstance(value, list) and not 1 <= len(value) <= MAX_QUERIES:
+        raise PydanticCustomError(
+            "valid_length_count",
+            "a list needs one length per query (1 to {max_queries} of them)",
+            {"max_queries": MAX_QUERIES},
+        )
+    for item in items:
+        if not 1 <= item <= MAX_KEYS:
+            raise PydanticCustomError(
+                "valid_length_range",
+                "{value} is out of range: use 1 to n_keys (and n_keys is at most {max_keys})",
+                {"value": item, "max_keys": MAX_KEYS},
+            )
     return value
 
 
-ValidLength = Annotated[int | list[int] | None, BeforeValidator(_whole_numbers)]
+ValidLength = Annotated[
+    KeyCount | Annotated[list[KeyCount], Field(min_length=1, max_length=MAX_QUERIES)] | None,
+    BeforeValidator(_valid_length_shape),
+]
 
 
 class ScoringRequest(BaseModel):
@@ -120,8 +155,8 @@ class ScoringRequest(BaseModel):
         },
     )
 
-    n_queries: int = Field(4, ge=1, le=16, description="Number of queries (rows).")
-    n_keys: int = Field(10, ge=1, le=32, description="Number of keys and values (columns).")
+    n_queries: int = Field(4, ge=1, le=MAX_QUERIES, description="Number of queries (rows).")
+    n_keys: int = Field(10, ge=1, le=MAX_KEYS, description="Number of keys and values (columns).")
     query_size: int = Field(8, ge=1, le=256, description="Length d_q of each query vector.")
     key_size: int = Field(
         8,
@@ -150,7 +185,7 @@ class ScoringRequest(BaseModel):
                 {"given": len(lengths), "n_queries": self.n_queries},
             )
         for length in self.valid_lengths():
-            if not 1 <= length <= self.n_keys:
+            if length > self.n_keys:
                 raise PydanticCustomError(
                     "valid_length_range",
                     "valid_length {value} is out of range: with n_keys = {n_keys} use 1 to "

@@ -129,8 +129,8 @@ def test_learning_rate_and_epochs_are_used(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "kind: Field required"),
-        ({"kind": "gaussian"}, "kind: Input should be 'nonparametric' or 'parametric'"),
+        ({}, "Unable to extract tag using discriminator 'kind'"),
+        ({"kind": "gaussian"}, "does not match any of the expected tags: 'nonparametric', 'p"),
         ({"kind": "parametric", "n_train": 4}, "n_train: Input should be greater than or equal"),
         ({"kind": "parametric", "n_train": 501}, "n_train: Input should be less than or equal"),
         ({"kind": "parametric", "n_train": "50"}, "n_train: Input should be a valid integer"),
@@ -140,6 +140,7 @@ def test_learning_rate_and_epochs_are_used(client: TestClient) -> None:
         ({"kind": "parametric", "epochs": 101}, "epochs: Input should be less than or equal"),
         ({"kind": "parametric", "learning_rate": 0}, "learning_rate: Input should be greater than"),
         ({"kind": "nonparametric", "epochs": 5}, "epochs only apply to kind 'parametric'"),
+        ({"kind": "parametric", "learning_rate": "fast"}, "learning_rate: Input should be a valid"),
         ({"kind": "nonparametric", "bandwidth": 2}, "bandwidth: Extra inputs are not permitted"),
     ],
 )

@@ -95,9 +95,12 @@ def test_seeded_runs_are_reproducible(client: TestClient) -> None:
     ("body", "message"),
     [
         ({"valid_length": 11}, "valid_length 11 is out of range: with n_keys = 10 use 1 to 10"),
-        ({"valid_length": 0}, "valid_length 0 is out of range"),
+        ({"valid_length": 0}, "valid_length: 0 is out of range: use 1 to n_keys"),
+        ({"valid_length": 33}, "valid_length: 33 is out of range"),
+        ({"valid_length": []}, "valid_length: a list needs one length per query"),
         ({"n_keys": 4, "valid_length": [1, 2, 3, 5]}, "valid_length 5 is out of range"),
         ({"valid_length": [1, 2]}, "valid_length lists 2 lengths but there are 4 queries"),
+        ({"valid_length": [1, 2, 3, -4]}, "valid_length: -4 is out of range"),
         ({"valid_length": "3"}, "valid_length: must be a whole number"),
         ({"valid_length": 2.5}, "valid_length: must be a whole number"),
         ({"valid_length": True}, "valid_length: must be a whole number"),
@@ -124,7 +127,8 @@ def test_openapi_documents_both_lessons_with_examples(client: TestClient) -> Non
     schema = client.get("/openapi.json").json()
     for path, model in [
         ("/api/v1/scoring", "ScoringRequest"),
-        ("/api/v1/kernel-regression", "KernelRegressionRequest"),
+        ("/api/v1/kernel-regression", "ParametricRequest"),
+        ("/api/v1/kernel-regression", "NonparametricRequest"),
     ]:
         assert {"422", "503"} <= set(schema["paths"][path]["post"]["responses"])
         assert schema["components"]["schemas"][model]["examples"]

@@ -15,13 +15,12 @@ from app.api.routes.pages import render_page
 from app.lessons import kernel_regression as nw
 from app.lessons import scoring
 from app.lessons.schemas import (
-    DEFAULT_EPOCHS,
-    DEFAULT_LEARNING_RATE,
     AdditiveOut,
     AdditiveParametersOut,
     EpochOut,
     KernelRegressionOut,
     KernelRegressionRequest,
+    ParametricRequest,
     ScorerOut,
     ScoringOut,
     ScoringRequest,
@@ -68,11 +67,8 @@ async def kernel_regression(request: KernelRegressionRequest, gate: GateDep) -> 
 def _kernel_regression(request: KernelRegressionRequest) -> KernelRegressionOut:
     data = nw.make_dataset(request.n_train, request.seed)
     epochs = learning_rate = None
-    if request.kind == "parametric":
-        epochs = DEFAULT_EPOCHS if request.epochs is None else request.epochs
-        learning_rate = (
-            DEFAULT_LEARNING_RATE if request.learning_rate is None else request.learning_rate
-        )
+    if isinstance(request, ParametricRequest):
+        epochs, learning_rate = request.epochs, request.learning_rate
         fit = nw.fit_parametric(data, epochs=epochs, learning_rate=learning_rate)
     else:
         fit = nw.fit_nonparametric(data)
