@@ -1,0 +1,147 @@
+"""Bahdanau (additive) attention translator: bidirectional GRU encoder, GRU decoder.
+
+At each decoding step the decoder's previous hidden state is the query, the encoder
+states are both keys and values, and the score is a one-hidden-layer tanh network:
+
+    a(q, k) = w_v^T tanh(W_q q + W_k k)
+
+softmax-normalized over the real (unpadded) source positions. The context vector is
+fed into the GRU together with the previous target word (Bahdanau et al., 2015).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
+from app.seq2seq.gru_encoder import BiGRUEncoder
+
+
+@dataclass
+class BahdanauConfig:
+    source_vocab_size: int = 0  # set from the training data
+    target_vocab_size: int = 0  # set from the training data
+    embed_dim: int = 256  # token embeddings in both languages; also the output layer width
+    encoder_hidden: int = 256  # per direction: keys and values have 2 * encoder_hidden
+    decoder_hidden: int = 512  # the GRU decoder state, which is the attention query
+    attention_dim: int = 256  # hidden units h of the additive scoring network
+    dropout: float = 0.3  # on embeddings, encoder states and the output layer
+    max_source_len: int = 128  # source tokens including </s>
+    max_target_len: int = 128  # target tokens including </s>
+
+
+class AdditiveAttention(nn.Module):
+    """a(q, k) = w_v^T tanh(W_q q + W_k k), no biases, masked softmax over keys."""
+
+    def __init__(self, query_dim: int, key_dim: int, attention_dim: int) -> None:
+        super().__init__()
+        self.W_q = nn.Linear(query_dim, attention_dim, bias=False)
+        self.W_k = nn.Linear(key_dim, attention_dim, bias=False)
+        self.w_v = nn.Linear(attention_dim, 1, bias=False)
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """W_k k for every key, computed once per sentence: (B, S, K) -> (B, S, A)."""
+        return self.W_k(keys)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        projected_keys: torch.Tensor,
+        values: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        features = torch.tanh(self.W_q(query).unsqueeze(1) + projected_keys)  # (B, S, A)
+        scores = self.w_v(features).squeeze(-1)  # (B, S)
+        weights = masked_softmax(scores, mask)  # (B, S)
+        context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, K)
+        return context, weights
+
+
+class BahdanauDecoder(nn.Module):
+    """One GRU step per target token: attend with the previous state, then update it."""
+
+    def __init__(self, config: BahdanauConfig) -> None:
+        super().__init__()
+        memory_dim = 2 * config.encoder_hidden
+        self.embed = nn.Embedding(config.target_vocab_size, config.embed_dim, padding_idx=0)
+        self.init_hidden = nn.Linear(memory_dim, config.decoder_hidden)
+        self.attention = AdditiveAttention(config.decoder_hidden, memory_dim, config.attention_dim)
+        self.cell = nn.GRUCell(config.embed_dim + memory_dim, config.decoder_hidden)
+        self.pre_output = nn.Linear(
+            config.decoder_hidden + memory_dim + config.embed_dim, config.embed_dim
+        )
+        self.output_bias = nn.Parameter(torch.zeros(config.target_vocab_size))
+        self.dropout = nn.Dropout(config.dropout)
+        # the embedding doubles as the output layer: small weights keep the first logits
+        # near uniform (the default N(0, 1) would start the loss far above log V)
+        nn.init.normal_(self.embed.weight, std=config.embed_dim**-0.5)
+        nn.init.zeros_(self.embed.weight[0])
+
+    def step(
+        self,
+        previous: torch.Tensor,
+        hidden: torch.Tensor,
+        memory: torch.Tensor,
+        projected_keys: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """previous (B,) target ids, hidden (B, Hd) -> logits (B, V), new hidden, weights."""
+        context, weights = self.attention(hidden, projected_keys, memory, mask)  # (B, 2He)
+        embedded = self.dropout(self.embed(previous))  # (B, E)
+        hidden = self.cell(torch.cat([embedded, context], dim=-1), hidden)  # (B, Hd)
+        features = torch.tanh(self.pre_output(torch.cat([hidden, context, embedded], dim=-1)))
+        logits = self.dropout(features) @ self.embed.weight.t() + self.output_bias  # (B, V)
+        return logits, hidden, weights
+
+
+class BahdanauTranslator(Seq2SeqModel):
+    def __init__(self, config: BahdanauConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = BiGRUEncoder(
+            config.source_vocab_size, config.embed_dim, config.encoder_hidden, config.dropout
+        )
+        self.decoder = BahdanauDecoder(config)
+
+    def start(self, source: torch.Tensor, source_mask: torch.Tensor) -> DecoderState:
+        memory, summary = self.encoder(source, source_mask)  # (B, S, 2He), (B, 2He)
+        return {
+            "memory": memory,
+            "projected_keys": self.decoder.attention.project_keys(memory),  # (B, S, A)
+            "source_mask": source_mask,
+            "hidden": torch.tanh(self.decoder.init_hidden(summary)),  # (B, Hd)
+        }
+
+    def step(
+        self, state: DecoderState, target_in: torch.Tensor
+    ) -> tuple[torch.Tensor, DecoderState]:
+        logits, hidden, _ = self.decoder.step(
+            target_in[:, -1],
+            state["hidden"],
+            state["memory"],
+            state["projected_keys"],
+            state["source_mask"],
+        )
+        return logits, {**state, "hidden": hidden}
+
+    def forward(
+        self, source: torch.Tensor, source_mask: torch.Tensor, target_in: torch.Tensor
+    ) -> tuple[torch.Tensor, AttentionBlocks]:
+        state = self.start(source, source_mask)
+        hidden = state["hidden"]
+        all_logits, all_weights = [], []
+        for t in range(target_in.size(1)):
+            logits, hidden, weights = self.decoder.step(
+                target_in[:, t],
+                hidden,
+                state["memory"],
+                state["projected_keys"],
+                source_mask,
+            )
+            all_logits.append(logits)
+            all_weights.append(weights)
+        cross = torch.stack(all_weights, dim=1).unsqueeze(1)  # (B, 1, T, S)
+        return torch.stack(all_logits, dim=1), {"decoder.0.cross_attn": cross}

@@ -1,0 +1,216 @@
+"""Inference: translate Chinese with a trained model and return every attention block.
+
+`Translator` holds a read-only eval-mode model; a call keeps all of its state in local
+variables and runs under torch.no_grad, so one Translator serves concurrent requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from app.seq2seq.base import AttentionBlocks
+from app.seq2seq.checkpoint import Checkpoint, load_checkpoint, variant_names
+from app.seq2seq.families import attention_layout, family_of
+from app.seq2seq.luong import DEFAULT_SCORE
+from app.seq2seq.search import beam_search, greedy_search
+from app.seq2seq.text import (
+    BOS,
+    EOS,
+    detokenize_english,
+    display_case,
+    tokenize_chinese,
+    tokenize_english,
+    truecase,
+)
+
+
+@dataclass
+class TranslationRun:
+    source_tokens: list[str]  # the characters the encoder saw, then "</s>"
+    target_tokens: list[str]  # per decoder step, the token emitted there (ends "</s>")
+    target_input_tokens: list[str]  # per decoder step, the token read there ("<s>", ...)
+    output_text: str | None  # the detokenized translation; None when teacher-forced
+    blocks: dict[str, torch.Tensor]  # float32 (H, queries, keys) by block name
+
+
+class Translator:
+    """A trained zh->en model loaded from its folder under models/."""
+
+    def __init__(self, checkpoint: Checkpoint, variants: Sequence[str] = ()) -> None:
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model.eval()
+        self.source_vocab = checkpoint.source_vocab
+        self.target_vocab = checkpoint.target_vocab
+        self.family = family_of(checkpoint.config)
+        self.variant = checkpoint.variant
+        self.variants = list(variants)
+        self.layers, self.heads = attention_layout(checkpoint.config)
+        # the source limit counts the </s> the encoder appends; the target limit counts
+        # the </s> the decoder emits
+        self.max_source_tokens = checkpoint.config.max_source_len - 1
+        self.max_target_tokens = checkpoint.config.max_target_len - 1
+        self._banned_ids = [
+            self.target_vocab.pad_id,
+            self.target_vocab.unk_id,
+            self.target_vocab.bos_id,
+        ]
+
+    @classmethod
+    def load(cls, model_dir: Path, variant: str | None = None) -> Translator:
+        """Load models/<id>/; for a folder of variants (Luong scores) `variant` picks one,
+        defaulting to "general"."""
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise FileNotFoundError(f"no model folder at {model_dir}")
+        variants = variant_names(model_dir)
+        if not variants:
+            if variant is not None:
+                raise ValueError(f"{model_dir.name} has no variants; got variant={variant!r}")
+            return cls(load_checkpoint(model_dir))
+        if variant is None:
+            variant = DEFAULT_SCORE if DEFAULT_SCORE in variants else variants[0]
+        if variant not in variants:
+            raise ValueError(
+                f"unknown variant {variant!r} of {model_dir.name}; choose one of {variants}"
+            )
+        return cls(load_checkpoint(model_dir / variant), variants)
+
+    def source_ids(self, text: str) -> tuple[list[str], list[int]]:
+        """Display tokens and ids of a Chinese text, </s> included."""
+        tokens = tokenize_chinese(text)
+        if not tokens:
+            raise ValueError("the text to translate is empty; type a Chinese sentence")
+        if len(tokens) > self.max_source_tokens:
+            raise ValueError(
+                f"the text has {len(tokens)} characters; this model reads at "
+                f"most {self.max_source_tokens}"
+            )
+        ids = self.source_vocab.encode(tokens)
+        if all(i == self.source_vocab.unk_id for i in ids):
+            raise ValueError(
+                "none of the characters of the text are known to this model; "
+                "it translates Chinese (simplified or traditional) to English"
+            )
+        return [*tokens, EOS], [*ids, self.source_vocab.eos_id]
+
+    def attend(
+        self,
+        text: str,
+        target: str | None = None,
+        max_new_tokens: int = 64,
+        beam_size: int = 1,
+    ) -> TranslationRun:
+        """Translate `text` (greedy, or beam search with beam_size > 1) or, given `target`,
+        read that English translation teacher-forced; return the attention of every block
+        for the resulting target tokens."""
+        source_tokens, source = self.source_ids(text)
+        output_text: str | None = None
+        if target is None:
+            target_tokens, target_ids, output_text = self._generate_target(
+                source, max_new_tokens, beam_size
+            )
+        else:
+            target_tokens, target_ids = self.target_ids(target)
+        target_in = [self.target_vocab.bos_id, *target_ids[:-1]]
+        return TranslationRun(
+            source_tokens=source_tokens,
+            target_tokens=target_tokens,
+            target_input_tokens=[BOS, *target_tokens[:-1]],
+            output_text=output_text,
+            blocks=self._attention(source, target_in),
+        )
+
+    def target_ids(self, target: str) -> tuple[list[str], list[int]]:
+        """Display tokens (as the user wrote them) and ids of an English text, </s>
+        included."""
+        words = tokenize_english(target)
+        if not words:
+            raise ValueError("the target translation is empty; type an English sentence")
+        if len(words) > self.max_target_tokens:
+            raise ValueError(
+                f"the target has {len(words)} tokens; this model reads at "
+                f"most {self.max_target_tokens}"
+            )
+        ids = self.target_vocab.encode(truecase(words, self.target_vocab.__contains__))
+        return [*words, EOS], [*ids, self.target_vocab.eos_id]
+
+    def _generate_target(
+        self, source: list[int], max_new_tokens: int, beam_size: int
+    ) -> tuple[list[str], list[int], str]:
+        """Display tokens, ids and text of the translation; </s> is the last token unless
+        `max_new_tokens` ran out first."""
+        eos = self.target_vocab.eos_id
+        generated = self._generate([source], max_new_tokens, beam_size)[0]
+        words = self.target_vocab.decode(i for i in generated if i != eos)
+        finished = [EOS] if generated[-1:] == [eos] else []
+        return display_case(words) + finished, generated, detokenize_english(words)
+
+    def translate(
+        self,
+        texts: Sequence[str],
+        beam_size: int = 1,
+        max_new_tokens: int = 64,
+        batch_size: int = 64,
+    ) -> list[str]:
+        """Detokenized translations of many texts (for evaluation). Texts are batched by
+        length, and a batch stops after twice its longest source plus 10 tokens."""
+        sources = [self.source_ids(text)[1] for text in texts]
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+        outputs = [""] * len(sources)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            longest = max(len(sources[i]) for i in batch)
+            limit = min(max_new_tokens, 2 * longest + 10)
+            generated = self._generate([sources[i] for i in batch], limit, beam_size)
+            for i, ids in zip(batch, generated, strict=True):
+                outputs[i] = detokenize_english(self.target_vocab.decode(ids))
+        return outputs
+
+    def _generate(
+        self, sources: list[list[int]], max_new_tokens: int, beam_size: int
+    ) -> list[list[int]]:
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if beam_size < 1:
+            raise ValueError("beam_size must be at least 1")
+        max_new_tokens = min(max_new_tokens, self.max_target_tokens + 1)
+        source, source_mask = self._pad(sources)
+        vocab = self.target_vocab
+        with torch.no_grad():
+            if beam_size == 1:
+                return greedy_search(
+                    self.model,
+                    source,
+                    source_mask,
+                    vocab.bos_id,
+                    vocab.eos_id,
+                    max_new_tokens,
+                    self._banned_ids,
+                )
+            return beam_search(
+                self.model,
+                source,
+                source_mask,
+                vocab.bos_id,
+                vocab.eos_id,
+                max_new_tokens,
+                beam_size,
+                self._banned_ids,
+            )
+
+    def _attention(self, source: list[int], target_in: list[int]) -> AttentionBlocks:
+        with torch.no_grad():
+            source_tensor = torch.tensor([source])  # (1, S)
+            mask = torch.ones_like(source_tensor, dtype=torch.bool)  # (1, S)
+            _, blocks = self.model(source_tensor, mask, torch.tensor([target_in]))  # (1, T)
+        return {name: weights[0].float().contiguous() for name, weights in blocks.items()}
+
+    def _pad(self, sources: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(ids) for ids in sources)
+        pad = self.source_vocab.pad_id
+        source = torch.tensor([ids + [pad] * (width - len(ids)) for ids in sources])  # (B, S)
+        return source, source != pad

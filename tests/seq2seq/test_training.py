@@ -1,0 +1,53 @@
+"""Tiny end-to-end runs of the training command for each family (seconds, no real data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.seq2seq.checkpoint import variant_names
+from app.seq2seq.data import read_hsk
+from app.seq2seq.translator import Translator
+
+from .conftest import TINY_FAMILIES
+
+
+@pytest.mark.parametrize("family", list(TINY_FAMILIES))
+def test_training_writes_a_loadable_model_folder(
+    family: str, tiny_model_dirs: dict[str, Path]
+) -> None:
+    root = tiny_model_dirs[family]
+    folder = root / "dot" if family == "luong" else root
+    for name in ("config.json", "vocab.json", "model.safetensors", "training.json", "metrics.json"):
+        assert (folder / name).is_file(), name
+    training = json.loads((folder / "training.json").read_text())
+    assert training["steps"] == 12
+    assert [h["step"] for h in training["history"]] == [6, 12]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert {"dev_beam1", "dev_beam2", "test_beam1", "test_beam2"} <= set(metrics)
+    assert metrics["test_beam1"]["sentences"] >= 4
+    card = (root / "README.md").read_text()
+    assert "CC-BY-SA-4.0" in card and "Tatoeba Project contributors" in card
+    assert "python -m app.seq2seq.train --model " + family in card
+
+    translator = Translator.load(root)
+    run = translator.attend("我喜歡苹果。")
+    assert isinstance(run.output_text, str)
+    assert run.source_tokens == ["我", "喜", "欢", "苹", "果", "。", "</s>"]
+
+
+def test_luong_variants_live_in_one_folder_per_score(tiny_model_dirs: dict[str, Path]) -> None:
+    root = tiny_model_dirs["luong"]
+    assert variant_names(root) == ["dot"]
+    translator = Translator.load(root)
+    assert translator.variant == "dot" and translator.variants == ["dot"]
+    with pytest.raises(ValueError, match="unknown variant"):
+        Translator.load(root, variant="general")
+
+
+def test_the_hsk_data_drops_placeholder_translations() -> None:
+    pairs = read_hsk()
+    assert len(pairs) > 4000
+    assert all(p.target != "PH" and p.source for p in pairs)

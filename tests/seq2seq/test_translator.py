@@ -1,0 +1,80 @@
+"""The inference API on tiny trained models: shapes, normalization, causality, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from app.seq2seq.translator import TranslationRun, Translator
+
+
+def check_blocks(run: TranslationRun, translator: Translator) -> None:
+    sources, targets = len(run.source_tokens), len(run.target_tokens)
+    assert len(run.target_input_tokens) == targets
+    assert run.target_input_tokens[0] == "<s>"
+    assert run.target_input_tokens[1:] == run.target_tokens[:-1]
+    heads = translator.heads
+    expected = {"decoder.0.cross_attn"}
+    if translator.family == "transformer":
+        expected = {"encoder.0.self_attn"} | {
+            f"decoder.{i}.{kind}" for i in range(2) for kind in ("self_attn", "cross_attn")
+        }
+    assert set(run.blocks) == expected
+    for name, weights in run.blocks.items():
+        stack, _, kind = name.split(".")
+        assert weights.dtype == torch.float32
+        queries = sources if stack == "encoder" else targets
+        keys = targets if (stack, kind) == ("decoder", "self_attn") else sources
+        assert weights.shape == (heads, queries, keys), name
+        assert torch.allclose(weights.sum(dim=-1), torch.ones(heads, queries), atol=1e-4)
+        if (stack, kind) == ("decoder", "self_attn"):
+            assert weights.triu(diagonal=1).abs().max() == 0
+
+
+@pytest.mark.parametrize("family", ["bahdanau", "luong", "transformer"])
+def test_generated_and_teacher_forced_runs_have_consistent_blocks(
+    family: str, tiny_translators: dict[str, Translator]
+) -> None:
+    translator = tiny_translators[family]
+    generated = translator.attend("他喜欢茶。", max_new_tokens=6)
+    assert generated.output_text is not None
+    assert 1 <= len(generated.target_tokens) <= 6
+    check_blocks(generated, translator)
+
+    forced = translator.attend("他喜欢茶。", target="He likes tea.")
+    assert forced.output_text is None
+    assert forced.target_tokens == ["He", "likes", "tea", ".", "</s>"]
+    assert forced.target_input_tokens == ["<s>", "He", "likes", "tea", "."]
+    check_blocks(forced, translator)
+
+
+def test_beam_search_returns_a_run_like_greedy(tiny_translators: dict[str, Translator]) -> None:
+    translator = tiny_translators["transformer"]
+    run = translator.attend("我喜欢狗。", beam_size=3, max_new_tokens=8)
+    check_blocks(run, translator)
+    assert translator.translate(["我喜欢狗。"], beam_size=1, max_new_tokens=8) == [
+        translator.attend("我喜欢狗。", max_new_tokens=8).output_text
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "message"),
+    [
+        ("  \u200b ", None, "empty"),
+        ("我" * 200, None, "at most"),
+        ("xyz", None, "none of the characters"),
+        ("我喜欢茶。", "   ", "target translation is empty"),
+    ],
+)
+def test_unusable_input_raises_a_readable_value_error(
+    text: str, target: str | None, message: str, tiny_translators: dict[str, Translator]
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        tiny_translators["bahdanau"].attend(text, target=target)
+
+
+def test_limits_and_layout_are_exposed(tiny_translators: dict[str, Translator]) -> None:
+    transformer = tiny_translators["transformer"]
+    assert (transformer.layers, transformer.heads, transformer.variants) == (2, 2, [])
+    assert transformer.max_source_tokens == 127 and transformer.max_target_tokens == 127
+    assert (tiny_translators["bahdanau"].layers, tiny_translators["bahdanau"].heads) == (1, 1)
