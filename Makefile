@@ -50,3 +50,6 @@ test: lint typecheck $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/bench.py

@@ -1,0 +1,242 @@
+"""Benchmark: `make bench`. Prints a Markdown table of medians; not a test.
+
+For each model and input length n it measures, on this machine:
+- forward: the bare model forward pass with attention output, no server (median ms);
+- miss json / miss uint8: a POST /api/v1/attention over loopback whose run is not cached;
+- hit: the same request again, served from the run cache (uint8);
+- B/w: response bytes per attention weight, for json and uint8;
+- page: Chromium, from clicking Run to the heatmap and overview drawn (MiniLM only).
+"""
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.settings import Settings  # noqa: E402
+from app.zoo.registry import load_registry  # noqa: E402
+
+LENGTHS = [16, 30, 64, 256, 512]
+FILLER = (
+    "the museum opened a new wing where children could build bridges from paper and test "
+    "how much weight each design could carry before it folded under the load"
+).split()
+# Single-token words swapped into a fixed position so that every "miss" text is new but
+# keeps its length.
+SWAPS = "red blue green black white gray pink brown gold silver".split()
+
+
+def median_ms(action: Callable[[], object], repeats: int) -> float:
+    action()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def bare_forward(adapter: object, text: str) -> Callable[[], object]:
+    """The model alone: a Hugging Face model called with output_attentions=True, as a user
+    would in a notebook; for the project's own models, their attention run itself."""
+    model = getattr(adapter, "model", None)
+    tokenizer = getattr(adapter, "tokenizer", None)
+    if model is not None and tokenizer is not None and not model.config.is_encoder_decoder:
+        inputs = tokenizer(text, return_tensors="pt")
+
+        def forward() -> object:
+            with torch.inference_mode():
+                return model(**inputs, output_attentions=True)
+
+        return forward
+    return lambda: adapter.run(text, None, max_new_tokens=8)  # type: ignore[attr-defined]
+
+
+def english_text(tokens: int, variant: int = 0) -> str:
+    """About `tokens` MiniLM tokens ([CLS] and [SEP] included)."""
+    words = [FILLER[i % len(FILLER)] for i in range(tokens - 2)]
+    words[0] = SWAPS[variant % len(SWAPS)] + str(variant // len(SWAPS) or "")
+    return " ".join(words)
+
+
+CHINESE = "我爱吃苹果。今天天气很好，我们去公园散步吧。他每天早上六点起床，然后去学校上课。"
+
+
+def chinese_text(tokens: int, variant: int = 0) -> str:
+    text = (CHINESE * (tokens // len(CHINESE) + 1))[: tokens - 1]
+    return "一二三四五六七八九十"[variant % 10] + text[1:]
+
+
+@contextmanager
+def server(port: int) -> Iterator[str]:
+    env = {**os.environ, "ATTN_MAX_CHARS": "20000"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def page_render_ms(url: str, text: str, repeats: int) -> float:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]")
+        times = []
+        for i in range(repeats + 1):
+            page.fill("#text", text + " " * i)  # a new text each time: a cache miss
+            page.evaluate("document.querySelector('#heatmap').removeAttribute('data-layer')")
+            start = time.perf_counter()
+            page.click("#run")
+            page.wait_for_selector("#heatmap[data-layer] .main-svg", timeout=120_000)
+            page.wait_for_selector("#overview canvas")
+            times.append(time.perf_counter() - start)
+        browser.close()
+    return statistics.median(times[1:]) * 1000
+
+
+@dataclass
+class Row:
+    model: str
+    tokens: int
+    forward: float
+    miss_json: float
+    miss_uint8: float
+    hit: float
+    bytes_json: float
+    bytes_uint8: float
+    page: float | None
+
+
+def measure(
+    client: httpx.Client, url: str, adapter: Any, n: int, repeats: int, with_page: bool
+) -> Row:
+    model_id = adapter.info.id
+    make_text = chinese_text if "zh" in adapter.info.languages else english_text
+    text = make_text(n)
+    run = adapter.run(text, None, max_new_tokens=8)
+    forward = median_ms(bare_forward(adapter, text), repeats)
+    fresh = iter(range(1, 10**6))
+
+    def post(body: dict[str, object]) -> httpx.Response:
+        response = client.post(f"{url}/api/v1/attention", json=body)
+        response.raise_for_status()
+        return response
+
+    def miss(encoding: str) -> float:
+        return median_ms(
+            lambda: post(
+                {"model": model_id, "text": make_text(n, next(fresh)), "encoding": encoding}
+            ),
+            repeats,
+        )
+
+    def bytes_per_weight(encoding: str) -> float:
+        response = post({"model": model_id, "text": text, "encoding": encoding})
+        weights = sum(math.prod(b["shape"]) for b in response.json()["blocks"])
+        return len(response.content) / weights
+
+    hit_body = {"model": model_id, "text": text, "encoding": "uint8"}
+    return Row(
+        model=model_id,
+        tokens=len(run.source_tokens) or len(run.target_tokens),
+        forward=forward,
+        miss_json=miss("json"),
+        miss_uint8=miss("uint8"),
+        hit=median_ms(lambda: post(hit_body), repeats),
+        bytes_json=bytes_per_weight("json"),
+        bytes_uint8=bytes_per_weight("uint8"),
+        page=page_render_ms(url, text, max(3, repeats // 3)) if with_page else None,
+    )
+
+
+def print_table(rows: list[Row]) -> None:
+    print(
+        f"\nMachine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}\n"
+    )
+    print(
+        "| model | n | forward ms | miss json ms (×fwd) | miss uint8 ms (×fwd) | hit ms (×fwd) "
+        "| B/w json | B/w uint8 | page ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        page = f"{r.page:.0f}" if r.page is not None else "–"
+        print(
+            f"| {r.model} | {r.tokens} | {r.forward:.1f} "
+            f"| {r.miss_json:.1f} ({r.miss_json / r.forward:.2f}) "
+            f"| {r.miss_uint8:.1f} ({r.miss_uint8 / r.forward:.2f}) "
+            f"| {r.hit:.1f} ({r.hit / r.forward:.2f}) "
+            f"| {r.bytes_json:.2f} | {r.bytes_uint8:.2f} | {page} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", nargs="+", default=["minilm", "transformer-zh-en"])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--no-page", action="store_true", help="skip the Chromium timings")
+    args = parser.parse_args()
+
+    registry = load_registry(Settings(enabled_models=args.models))
+    rows = []
+    with server(args.port) as url, httpx.Client(timeout=300) as client:
+        for model_id in args.models:
+            try:
+                adapter = registry.get(model_id)
+            except LookupError:
+                print(f"skipping {model_id}: not available", file=sys.stderr)
+                continue
+            for n in [n for n in LENGTHS if n <= adapter.info.max_tokens]:
+                repeats = args.repeats if n <= 64 else max(3, args.repeats // 3)
+                with_page = model_id == "minilm" and not args.no_page
+                rows.append(measure(client, url, adapter, n, repeats, with_page))
+                print(f"done {model_id} n={n}", file=sys.stderr)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
