@@ -24,7 +24,7 @@ from app.zoo.base import (
     ModelInfo,
     resolve_query,
 )
-from app.zoo.capture import capture_outputs
+from app.zoo.capture import capture_calls
 
 log = logging.getLogger(__name__)
 
@@ -220,18 +220,18 @@ class HuggingFaceAdapter(ModelAdapter):
             "v": attention.value,
             "attention": attention,
         }
-        with torch.inference_mode(), capture_outputs(watched) as seen:
+        with torch.inference_mode(), capture_calls(watched) as seen:
             self.model(input_ids=torch.tensor([ids]), output_attentions=True)
         size = attention.attention_head_size
         cut = slice(head * size, (head + 1) * size)
-        output, weights = seen["attention"]  # (1, n, H*d), (1, H, n, n)
+        output, weights = seen["attention"].output  # (1, n, H*d), (1, H, n, n)
         return HeadInternals(
             tokens=tokens,
             key_tokens=tokens,
             query_index=position,
-            query=seen["q"][0, position, cut].float(),
-            keys=seen["k"][0, :, cut].float(),
-            values=seen["v"][0, :, cut].float(),
+            query=seen["q"].output[0, position, cut].float(),
+            keys=seen["k"].output[0, :, cut].float(),
+            values=seen["v"].output[0, :, cut].float(),
             scaling=float(attention.scaling),
             model_weights=weights[0, head, position].float(),
             model_output=output[0, position, cut].float(),

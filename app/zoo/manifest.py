@@ -18,7 +18,7 @@ class ManifestEntry(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     name: str
-    adapter: Literal["huggingface", "seq2seq", "kernel-regression"]
+    adapter: Literal["huggingface", "seq2seq"]
     # Where the weights are: a folder (relative to models/) or an installed package's folder.
     path: str | None = None
     package: str | None = None

@@ -9,6 +9,7 @@ from app.settings import Settings
 from app.zoo.base import Example, ModelAdapter, ModelInfo
 from app.zoo.huggingface import HuggingFaceAdapter
 from app.zoo.manifest import ManifestEntry, read_manifest
+from app.zoo.seq2seq import Seq2SeqAdapter
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,17 @@ def _build_huggingface(entry: ManifestEntry, settings: Settings) -> ModelAdapter
     return HuggingFaceAdapter.from_folder(folder, _entry_info(entry), settings.max_tokens)
 
 
+def _build_seq2seq(entry: ManifestEntry, settings: Settings) -> ModelAdapter:
+    return Seq2SeqAdapter.from_folder(
+        _weights_folder(entry, settings.models_dir), _entry_info(entry)
+    )
+
+
 AdapterBuilder = Callable[[ManifestEntry, Settings], ModelAdapter]
 
 BUILDERS: dict[str, AdapterBuilder] = {
     "huggingface": _build_huggingface,
+    "seq2seq": _build_seq2seq,
 }
 
 

@@ -37,9 +37,12 @@ function hoverText(rowTokens, colTokens) {
   return text;
 }
 
-export function drawHeatmap(div, { z, rowTokens, colTokens, rowTitle, colTitle, highlightRow = null }) {
+export function drawHeatmap(
+  div,
+  { z, rowTokens, colTokens, rowTitle, colTitle, highlightRow = null, title = null, compact = false },
+) {
   const n = Math.max(rowTokens.length, colTokens.length);
-  const cell = n <= 24 ? 34 : n <= 64 ? 14 : 7;
+  const cell = compact ? (n <= 24 ? 22 : 9) : n <= 24 ? 34 : n <= 64 ? 14 : 7;
   const trace = {
     type: "heatmap",
     z,
@@ -53,13 +56,15 @@ export function drawHeatmap(div, { z, rowTokens, colTokens, rowTitle, colTitle, 
     xgap: n <= 64 ? 1 : 0,
     ygap: n <= 64 ? 1 : 0,
   };
-  if (n <= SHOW_VALUES_UP_TO) {
+  if (n <= SHOW_VALUES_UP_TO && !compact) {
     trace.texttemplate = "%{z:.2f}";
     trace.textfont = { size: 10 };
   }
+  if (compact) trace.showscale = false;
   const layout = {
-    height: Math.min(Math.max(rowTokens.length * cell + 160, 320), 1100),
-    margin: { l: 110, r: 20, t: 20, b: 110 },
+    title: title == null ? undefined : { text: plotlyText(title), font: { size: 13 }, x: 0, xanchor: "left" },
+    height: Math.min(Math.max(rowTokens.length * cell + 160, compact ? 220 : 320), 1100),
+    margin: { l: compact ? 70 : 110, r: 20, t: title == null ? 20 : 40, b: compact ? 70 : 110 },
     xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: -60, side: "bottom" },
     yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed" },
     font: { family: "system-ui, sans-serif", size: 12 },

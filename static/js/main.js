@@ -1,5 +1,6 @@
 // Wires the page: pick a model, run it on a sentence, then browse kinds, layers and heads.
 
+import { drawAlignment } from "./alignment.js";
 import { fetchAttention, fetchExplain, fetchModels } from "./api.js";
 import { MEAN, fromWire, kindsPresent, matrix } from "./blocks.js";
 import { drawHeatmap } from "./heatmap.js";
@@ -181,8 +182,12 @@ async function renderHeatmap(kind, rowTokens, colTokens) {
   if (ticket !== renderTicket || result !== state.result) return;
   const block = layerBlocks.find((b) => b.kindKey === kind.key);
   const position = state.head === MEAN ? MEAN : block.heads.indexOf(state.head);
+  const z = matrix(block, position);
+  const isAlignment = kind.key === "decoder.cross_attn";
+  $("alignment-panel").hidden = !isAlignment;
+  if (isAlignment) drawAlignment($("alignment"), { z, sourceTokens: colTokens, targetTokens: rowTokens });
   drawHeatmap($("heatmap"), {
-    z: matrix(block, position),
+    z,
     rowTokens,
     colTokens,
     rowTitle: `query (${kind.rows.replace("_", " ")})`,
@@ -198,8 +203,10 @@ async function renderHeatmap(kind, rowTokens, colTokens) {
 function render() {
   const { body, kinds } = state.result;
   $("results").hidden = false;
-  $("output").hidden = body.output_text == null;
-  $("output-text").textContent = body.output_text ?? "";
+  const forced = body.output_text == null ? state.result.request.target : null;
+  $("output").hidden = body.output_text == null && !forced;
+  $("output-label").textContent = forced ? "Teacher-forced on your text:" : "Model output:";
+  $("output-text").textContent = body.output_text ?? forced ?? "";
   renderTabs();
   const blocks = blocksOfKind();
   renderSelectors(blocks);
@@ -210,12 +217,57 @@ function render() {
   $("view-caption").textContent = `${kind.label}, layer ${state.layer}, ${headText}. Each row is a query and sums to 1.`;
   renderHeatmap(kind, rowTokens, colTokens);
   renderStepsPanel(rowTokens);
+  renderComparePanel();
   drawOverview($("overview"), blocks, { layer: state.layer, head: state.head }, (layer, head) => {
     state.layer = layer;
     state.head = head;
     render();
     $("heatmap").scrollIntoView({ behavior: "smooth", block: "nearest" });
   });
+}
+
+// Variants of one model (Luong's scorers) side by side, on the same sentence: each draws its
+// cross-attention for the layer shown above, the mean over heads.
+function renderComparePanel() {
+  const { model, request } = state.result;
+  const variants = model.variants;
+  $("compare-panel").hidden = variants.length < 2;
+  if (variants.length < 2) return;
+  $("compare").textContent = `Compare ${variants.join(", ")}`;
+  $("compare-intro").textContent = request.target
+    ? `Each variant reads your translation “${request.target}”, so the rows line up.`
+    : "Each variant writes its own translation. Type your translation above to compare them on the same words.";
+}
+
+async function compareVariants() {
+  const { model, request } = state.result;
+  const result = state.result;
+  $("compare").disabled = true;
+  const cells = model.variants.map((variant) => el("div", { className: "compare-cell", dataset: { variant } }));
+  $("compare-grid").replaceChildren(...cells);
+  try {
+    const bodies = await Promise.all(
+      model.variants.map((variant) => fetchAttention({ ...request, variant, encoding: "float16" })),
+    );
+    if (result !== state.result) return;
+    bodies.forEach((body, i) => {
+      const block = body.blocks.map(fromWire).find((b) => b.kindKey === "decoder.cross_attn");
+      const said = body.output_text ?? request.target;
+      drawHeatmap(cells[i], {
+        z: matrix(block, MEAN),
+        rowTokens: body.tokens.target,
+        colTokens: body.tokens.source,
+        rowTitle: "target",
+        colTitle: "source",
+        title: `${body.variant}: ${said}`,
+        compact: true,
+      });
+    });
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    $("compare").disabled = false;
+  }
 }
 
 // The stack whose self-attention can be opened step by step in the current view, if any.
@@ -304,6 +356,7 @@ async function start() {
     state.head = e.target.value === MEAN ? MEAN : Number(e.target.value);
     render();
   });
+  $("compare").addEventListener("click", compareVariants);
   $("run-form").addEventListener("submit", (e) => {
     e.preventDefault();
     run();

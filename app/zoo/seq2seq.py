@@ -1,0 +1,136 @@
+"""Adapter for the project's own zh->en translators (Bahdanau, Luong, Transformer)."""
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from app.seq2seq.translator import Translator
+from app.zoo.base import (
+    AttentionRun,
+    HeadInternals,
+    InputError,
+    ModelAdapter,
+    ModelInfo,
+    resolve_query,
+)
+from app.zoo.capture import capture_calls
+
+
+class Seq2SeqAdapter(ModelAdapter):
+    """One model id; for Luong, one trained checkpoint per score function (its variants)."""
+
+    def __init__(self, info: ModelInfo, translators: dict[str, Translator], default: str) -> None:
+        self.info = info
+        self._translators = translators
+        self._default = default
+
+    @classmethod
+    def from_folder(cls, path: Path, info: ModelInfo) -> "Seq2SeqAdapter":
+        first = Translator.load(path)
+        default = first.variant or ""
+        translators = {default: first}
+        for variant in first.variants:
+            if variant != default:
+                translators[variant] = Translator.load(path, variant)
+        info = replace(
+            info,
+            family="encoder-decoder",
+            layers=first.layers,
+            heads=first.heads,
+            max_tokens=first.max_source_tokens,
+            variants=list(first.variants),
+            default_variant=first.variant,
+            explainable=first.family == "transformer",
+        )
+        return cls(info, translators, default)
+
+    def _translator(self, variant: str | None) -> Translator:
+        if variant is None:
+            return self._translators[self._default]
+        if variant not in self._translators or not self.info.variants:
+            choices = ", ".join(self.info.variants) or "none (leave 'variant' out)"
+            raise InputError(
+                f"model '{self.info.id}' has no variant '{variant}'; its variants: {choices}"
+            )
+        return self._translators[variant]
+
+    def run(
+        self,
+        text: str,
+        target: str | None,
+        *,
+        max_new_tokens: int,
+        variant: str | None = None,
+    ) -> AttentionRun:
+        translator = self._translator(variant)
+        try:
+            run = translator.attend(text, target, max_new_tokens=max_new_tokens)
+        except ValueError as error:  # the translator's messages say what to change
+            raise InputError(str(error)) from None
+        return AttentionRun(
+            source_tokens=run.source_tokens,
+            target_tokens=run.target_tokens,
+            target_input_tokens=run.target_input_tokens,
+            blocks=run.blocks,
+            output_text=run.output_text,
+        )
+
+    def explain(
+        self,
+        text: str,
+        *,
+        stack: str,
+        layer: int,
+        head: int,
+        query: int | str,
+        target: str | None = None,
+        variant: str | None = None,
+    ) -> HeadInternals:
+        if not self.info.explainable:
+            return super().explain(text, stack=stack, layer=layer, head=head, query=query)
+        translator = self._translator(variant)
+        model: Any = translator.model
+        layers = model.encoder_layers if stack == "encoder" else model.decoder_layers
+        if not 0 <= layer < len(layers):
+            last = len(layers) - 1
+            raise InputError(f"layer {layer} does not exist; the {stack} has layers 0-{last}")
+        if not 0 <= head < self.info.heads:
+            last = self.info.heads - 1
+            raise InputError(f"head {head} does not exist; this model has heads 0-{last}")
+        attention = layers[layer].self_attn
+        watched = {
+            "q": attention.W_q,
+            "k": attention.W_k,
+            "v": attention.W_v,
+            "mix": attention.W_o,  # its input is every head's output, side by side
+            "attention": attention,
+        }
+        # attend() ends with one teacher-forced pass over the whole target; a hook keeps the
+        # last call, so what it holds is that pass (generation steps, if any, come before).
+        with capture_calls(watched) as seen:
+            run = self.run(
+                text, target, max_new_tokens=translator.max_target_tokens, variant=variant
+            )
+        queries = run.source_tokens if stack == "encoder" else run.target_tokens
+        keys = run.source_tokens if stack == "encoder" else run.target_input_tokens
+        position = resolve_query(queries, query)
+        size = attention.W_q.out_features // self.info.heads
+        cut = slice(head * size, (head + 1) * size)
+        weights = seen["attention"].output[1]  # (1, H, Tq, Tk)
+        masked = None
+        if stack == "decoder":
+            masked = torch.arange(len(keys)) > position  # causal: later positions are hidden
+        return HeadInternals(
+            tokens=queries,
+            key_tokens=keys,
+            query_index=position,
+            query=seen["q"].output[0, position, cut].float(),
+            keys=seen["k"].output[0, :, cut].float(),
+            values=seen["v"].output[0, :, cut].float(),
+            scaling=size**-0.5,
+            model_weights=weights[0, head, position].float(),
+            model_output=seen["mix"].inputs[0][0, position, cut].float(),
+            masked=masked,
+        )
