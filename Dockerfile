@@ -16,6 +16,8 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY --chown=app:app . .
+# WORKDIR creates /app as root; the app user builds its virtualenv inside it.
+RUN chown app:app /app
 USER app
 
 # The CPU build of torch from PyTorch's own index: PyPI's default build pulls several GB of CUDA.
