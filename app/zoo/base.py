@@ -91,6 +91,14 @@ def resolve_query(tokens: list[str], query: int | str) -> int:
     )
 
 
+def check_layer_and_head(stack: str, layer: int, layers: int, head: int, heads: int) -> None:
+    """Raise InputError naming the valid range when the layer or head does not exist."""
+    if not 0 <= layer < layers:
+        raise InputError(f"layer {layer} does not exist; the {stack} has layers 0-{layers - 1}")
+    if not 0 <= head < heads:
+        raise InputError(f"head {head} does not exist; this model has heads 0-{heads - 1}")
+
+
 class ModelAdapter(ABC):
     """One loaded model. Read-only after loading: two requests may run it at once."""
 

@@ -22,6 +22,7 @@ from app.zoo.base import (
     InputError,
     ModelAdapter,
     ModelInfo,
+    check_layer_and_head,
     resolve_query,
 )
 from app.zoo.capture import capture_calls
@@ -202,14 +203,7 @@ class HuggingFaceAdapter(ModelAdapter):
             raise InputError(
                 f"model '{self.info.id}' has one stack, 'encoder', and takes no target"
             )
-        if not 0 <= layer < self.encoder_layers:
-            raise InputError(
-                f"layer {layer} does not exist; this model has layers 0-{self.encoder_layers - 1}"
-            )
-        if not 0 <= head < self.info.heads:
-            raise InputError(
-                f"head {head} does not exist; this model has heads 0-{self.info.heads - 1}"
-            )
+        check_layer_and_head(stack, layer, self.encoder_layers, head, self.info.heads)
         ids = self._encode(text, add_special_tokens=True, what="text")
         tokens = self._tokens(ids)
         position = resolve_query(tokens, query)

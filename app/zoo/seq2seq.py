@@ -13,6 +13,7 @@ from app.zoo.base import (
     InputError,
     ModelAdapter,
     ModelInfo,
+    check_layer_and_head,
     resolve_query,
 )
 from app.zoo.capture import capture_calls
@@ -93,12 +94,7 @@ class Seq2SeqAdapter(ModelAdapter):
         translator = self._translator(variant)
         model: Any = translator.model
         layers = model.encoder_layers if stack == "encoder" else model.decoder_layers
-        if not 0 <= layer < len(layers):
-            last = len(layers) - 1
-            raise InputError(f"layer {layer} does not exist; the {stack} has layers 0-{last}")
-        if not 0 <= head < self.info.heads:
-            last = self.info.heads - 1
-            raise InputError(f"head {head} does not exist; this model has heads 0-{last}")
+        check_layer_and_head(stack, layer, len(layers), head, self.info.heads)
         attention = layers[layer].self_attn
         watched = {
             "q": attention.W_q,
