@@ -3,11 +3,14 @@
 The decoder GRU first computes its current state h_t from the previous target word;
 h_t then queries the encoder states h_s (keys and values) with one of
 
-    dot:      score(h_t, h_s) = h_t^T h_s
-    general:  score(h_t, h_s) = h_t^T W_a h_s            (bilinear)
-    concat:   score(h_t, h_s) = v_a^T tanh(W_a [h_t; h_s])  (one-layer MLP)
+    dot:      score(h_t, h_s) = h_t^T h_s / sqrt(d)
+    general:  score(h_t, h_s) = h_t^T W_a h_s / sqrt(d)       (bilinear)
+    concat:   score(h_t, h_s) = v_a^T tanh(W_a [h_t; h_s])    (one-layer MLP)
 
-and the context c_t is combined with h_t into the attentional state
+(the 1/sqrt(d) scaling, as in the Transformer, is our addition: unscaled products of
+512-wide states saturate the softmax from the first step, and the attention then locks
+onto the sentence-final states instead of learning an alignment), and the context c_t is
+combined with h_t into the attentional state
 tanh(W_c [c_t; h_t]) that predicts the next word (Luong et al., 2015). Without input
 feeding the decoder GRU does not depend on the attention, so a teacher-forced pass runs
 the GRU over the whole target at once and scores all steps in parallel.
@@ -58,10 +61,11 @@ class LuongAttention(nn.Module):
 
     def scores(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """queries (B, T, D), keys (B, S, D) -> scores (B, T, S)."""
+        scale = queries.size(-1) ** -0.5
         if self.score == "dot":
-            return queries @ keys.transpose(1, 2)
+            return queries @ keys.transpose(1, 2) * scale
         if self.score == "general":
-            return queries @ self.W_a(keys).transpose(1, 2)
+            return queries @ self.W_a(keys).transpose(1, 2) * scale
         # W_a [h_t; h_s] = W_query h_t + W_key h_s: project each side once, then broadcast
         W_query, W_key = self.W_a.weight.split(queries.size(-1), dim=1)  # (A, D) each
         features = torch.tanh(

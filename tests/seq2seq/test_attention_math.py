@@ -26,9 +26,7 @@ def capture(model: nn.Module, kind: type[nn.Module]) -> list[tuple[nn.Module, An
     calls: list[tuple[nn.Module, Any, Any]] = []
     for module in model.modules():
         if isinstance(module, kind):
-            module.register_forward_hook(
-                lambda m, args, out: calls.append((m, args, out))
-            )
+            module.register_forward_hook(lambda m, args, out: calls.append((m, args, out)))
     return calls
 
 
@@ -117,9 +115,9 @@ def test_luong_weights_are_softmax_of_their_score_function(score: str) -> None:
             for j in range(keys):
                 h_t, h_s = queries[b, t], memory[b, j]
                 if score == "dot":
-                    scores[b, t, j] = h_t @ h_s
+                    scores[b, t, j] = h_t @ h_s / math.sqrt(h_t.numel())
                 elif score == "general":
-                    scores[b, t, j] = h_t @ module.W_a.weight @ h_s
+                    scores[b, t, j] = h_t @ module.W_a.weight @ h_s / math.sqrt(h_t.numel())
                 else:
                     features = torch.tanh(module.W_a.weight @ torch.cat([h_t, h_s]))
                     scores[b, t, j] = module.v_a.weight[0] @ features
