@@ -47,7 +47,8 @@ function setBusy(busy, message = "") {
 
 function fillExamples(model) {
   const chips = model.examples.map((example) => {
-    const chip = el("button", { type: "button", className: "chip", text: example.text });
+    const label = example.target ? `${example.text} → ${example.target}` : example.text;
+    const chip = el("button", { type: "button", className: "chip", text: label });
     chip.addEventListener("click", () => {
       $("text").value = example.text;
       $("target").value = example.target ?? "";

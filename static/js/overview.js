@@ -30,7 +30,8 @@ function paint(canvas, data, offset, q, k, stride, count) {
 export function drawOverview(container, blocks, selected, onSelect) {
   const headCount = Math.max(...blocks.map((b) => b.heads.length));
   const grid = el("div", { className: "overview-grid" });
-  grid.style.gridTemplateColumns = `auto repeat(${headCount + 1}, minmax(0, 1fr))`;
+  // Thumbnails share the width but stay small: a 4-head model should not draw posters.
+  grid.style.gridTemplateColumns = `auto repeat(${headCount + 1}, minmax(0, 110px))`;
   grid.append(el("span"));
   for (let h = 0; h < headCount; h += 1) grid.append(el("span", { className: "axis", text: `H${h}` }));
   grid.append(el("span", { className: "axis", text: "mean" }));

@@ -81,10 +81,16 @@ export function renderSteps(container, data) {
     wv: el("div", { className: "vector-plot" }),
     out: el("div", { className: "vector-plot" }),
   };
+  // A decoder position reads one token and writes the next: say both, as the heatmap rows do.
+  const read = data.key_tokens[data.query_index];
+  const position =
+    data.stack === "decoder" && read !== q
+      ? `position ${data.query_index}, which reads “${read}” and writes “${q}”`
+      : `position ${data.query_index}`;
   container.replaceChildren(
     el("p", {
       className: "steps-summary",
-      text: `Query “${q}” (position ${data.query_index}) in ${data.stack} layer ${data.layer}, head ${data.head}: d_k = ${data.d_k}.`,
+      text: `Query “${q}” (${position}) in ${data.stack} layer ${data.layer}, head ${data.head}: d_k = ${data.d_k}.`,
     }),
     stepHeading(1, "Project every token into a query, a key and a value (the model's own W_Q, W_K, W_V)"),
     el("div", { className: "step-grid three" }, [plots.q, plots.k, plots.v]),
