@@ -7,6 +7,12 @@ states are both keys and values, and the score is a one-hidden-layer tanh networ
 
 softmax-normalized over the real (unpadded) source positions. The context vector is
 fed into the GRU together with the previous target word (Bahdanau et al., 2015).
+
+The output layer also reads the attention-weighted source *embeddings* through a
+lexical shortcut tanh(W_l l) + l (Nguyen and Chiang, 2018). Without it, the attention
+may rest on any character whose contextual encoder state carries the information (吃
+for "apples" in 我爱吃苹果); with it, looking at the character being translated pays off
+directly, so the attention stays on that character.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class BahdanauConfig:
     decoder_hidden: int = 512  # the GRU decoder state, which is the attention query
     attention_dim: int = 256  # hidden units h of the additive scoring network
     dropout: float = 0.3  # on embeddings, encoder states and the output layer
+    lexical_shortcut: bool = True  # feed attention-weighted source embeddings to the output
     max_source_len: int = 128  # source tokens including </s>
     max_target_len: int = 128  # target tokens including </s>
 
@@ -73,6 +80,9 @@ class BahdanauDecoder(nn.Module):
         self.pre_output = nn.Linear(
             config.decoder_hidden + memory_dim + config.embed_dim, config.embed_dim
         )
+        self.lexical = (
+            nn.Linear(config.embed_dim, config.embed_dim) if config.lexical_shortcut else None
+        )
         self.output_bias = nn.Parameter(torch.zeros(config.target_vocab_size))
         self.dropout = nn.Dropout(config.dropout)
         # the embedding doubles as the output layer: small weights keep the first logits
@@ -86,13 +96,18 @@ class BahdanauDecoder(nn.Module):
         hidden: torch.Tensor,
         memory: torch.Tensor,
         projected_keys: torch.Tensor,
+        source_embeddings: torch.Tensor,
         mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """previous (B,) target ids, hidden (B, Hd) -> logits (B, V), new hidden, weights."""
+        """previous (B,) target ids, hidden (B, Hd), source_embeddings (B, S, E) -> logits
+        (B, V), new hidden, weights (B, S)."""
         context, weights = self.attention(hidden, projected_keys, memory, mask)  # (B, 2He)
         embedded = self.dropout(self.embed(previous))  # (B, E)
         hidden = self.cell(torch.cat([embedded, context], dim=-1), hidden)  # (B, Hd)
         features = torch.tanh(self.pre_output(torch.cat([hidden, context, embedded], dim=-1)))
+        if self.lexical is not None:
+            looked_at = torch.bmm(weights.unsqueeze(1), source_embeddings).squeeze(1)  # (B, E)
+            features = features + torch.tanh(self.lexical(looked_at)) + looked_at
         logits = self.dropout(features) @ self.embed.weight.t() + self.output_bias  # (B, V)
         return logits, hidden, weights
 
@@ -111,6 +126,7 @@ class BahdanauTranslator(Seq2SeqModel):
         return {
             "memory": memory,
             "projected_keys": self.decoder.attention.project_keys(memory),  # (B, S, A)
+            "source_embeddings": self.encoder.dropout(self.encoder.embed(source)),  # (B, S, E)
             "source_mask": source_mask,
             "hidden": torch.tanh(self.decoder.init_hidden(summary)),  # (B, Hd)
         }
@@ -123,6 +139,7 @@ class BahdanauTranslator(Seq2SeqModel):
             state["hidden"],
             state["memory"],
             state["projected_keys"],
+            state["source_embeddings"],
             state["source_mask"],
         )
         return logits, {**state, "hidden": hidden}
@@ -139,6 +156,7 @@ class BahdanauTranslator(Seq2SeqModel):
                 hidden,
                 state["memory"],
                 state["projected_keys"],
+                state["source_embeddings"],
                 source_mask,
             )
             all_logits.append(logits)

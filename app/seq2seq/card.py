@@ -26,12 +26,17 @@ DESCRIPTIONS = {
         "state is the query, every encoder state is a key and a value, and the score is "
         "a(q, k) = w_v^T tanh(W_q q + W_k k), softmax-normalized over the real source "
         "positions. The context vector and the previous English word feed the next GRU "
-        "step. It returns one attention block, `decoder.0.cross_attn`, with one head."
+        "step. The output layer also reads the attention-weighted source embeddings (a "
+        "lexical shortcut, Nguyen and Chiang 2018), which keeps the attention on the "
+        "character being translated. It returns one attention block, "
+        "`decoder.0.cross_attn`, with one head."
     ),
     "luong": (
         "A GRU encoder-decoder with Luong (global) attention, one checkpoint per score "
-        "function: dot (h_t^T h_s), general (h_t^T W_a h_s) and concat "
-        "(v_a^T tanh(W_a [h_t; h_s])). A bidirectional GRU reads the Chinese characters; "
+        "function: dot (h_t^T h_s / sqrt(d)), general (h_t^T W_a h_s / sqrt(d)) and concat "
+        "(v_a^T tanh(W_a [h_t; h_s])); the 1/sqrt(d) scaling is ours: unscaled, a general "
+        "model's attention collapsed onto the sentence-final states. A bidirectional GRU "
+        "reads the Chinese characters; "
         "the decoder GRU computes its state h_t from the previous English word, h_t "
         "queries the encoder states, and tanh(W_c [c_t; h_t]) predicts the next word (no "
         "input feeding). All variants share data, vocabulary, sizes and seed, so they can "
@@ -71,6 +76,29 @@ def _score_cell(metrics: dict[str, Any], key: str) -> str:
 
 def _label(variant: str | None) -> str:
     return f"`{variant}`" if variant else "this model"
+
+
+def _selection_notes(training: dict[str, Any]) -> list[str]:
+    """How the saved checkpoint was chosen, when the demo alignment was tracked."""
+    history = training["history"]
+    if not history or "demo_aligned" not in history[0]:
+        return []
+    aligned = sum(1 for h in history if h["demo_aligned"])
+    lowest = min(history, key=lambda h: h["dev_loss"])
+    note = (
+        f'- The teacher-forced demo (我爱吃苹果 / "I love apples") aligned at {aligned} of '
+        f"{len(history)} dev evaluations; the lowest dev loss overall was at step "
+        f"{lowest['step']} ({'aligned' if lowest['demo_aligned'] else 'not aligned'})."
+    )
+    if not training.get("select_aligned"):
+        return [note]
+    if not aligned:
+        return [note, "- `--select-aligned` found no aligned evaluation: the last one was kept."]
+    return [
+        note,
+        "- Checkpoint selection (`--select-aligned`): the saved checkpoint has the lowest dev "
+        "loss among the evaluations whose demo attention aligned, not among all of them.",
+    ]
 
 
 def render_card(model_dir: Path) -> str:
@@ -170,8 +198,9 @@ def render_card(model_dir: Path) -> str:
             f"clipping {hp['clip_norm']}, seed {training['seed']}; each epoch "
             f"{hp.get('drop_final_punctuation', 0):.0%} of the sources lose their final "
             "。/!/? so that input typed without it translates as well.",
-            "",
         ]
+        lines += _selection_notes(training)
+        lines.append("")
 
     columns = sorted(
         {

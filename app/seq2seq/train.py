@@ -46,10 +46,11 @@ from app.seq2seq.data import (
     read_tatoeba,
     split_pairs,
 )
-from app.seq2seq.evaluate import evaluate_folder, file_sha256
+from app.seq2seq.evaluate import demo_alignment, evaluate_folder, file_sha256
 from app.seq2seq.families import CONFIGS, ModelConfig, build_model, make_config
 from app.seq2seq.luong import DEFAULT_SCORE, SCORES, LuongConfig
 from app.seq2seq.text import tokenize_chinese, tokenize_english, truecase
+from app.seq2seq.translator import Translator
 from app.seq2seq.vocab import Vocab
 
 
@@ -199,6 +200,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             help=f"default by family: {family_defaults}",
         )
     parser.add_argument(
+        "--select-aligned",
+        action="store_true",
+        help="keep the lowest-dev-loss checkpoint among those whose attention aligns the "
+        "demo sentence (我爱吃苹果 / I love apples); the card says so",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -244,6 +251,7 @@ class Outcome:
     steps: int
     epochs: int
     best_dev_loss: float
+    best_step: int  # the step of the saved checkpoint
     stop_reason: str  # "max_steps", "early_stopping" or "time_limit"
     seconds: float
     history: list[dict[str, float]]
@@ -309,7 +317,7 @@ def fit(
     final_punctuation = {source_vocab.index[c] for c in "。!?." if c in source_vocab}
     history: list[dict[str, float]] = []
     best = math.inf
-    evaluations_since_best = 0
+    best_step = evaluations_since_best = 0
     step = epoch = 0
     running = math.nan
     stop_reason = "max_steps"
@@ -342,20 +350,23 @@ def fit(
                 loss_dev = dev_loss(
                     model, prepared.dev, source_vocab, target_vocab, hp.batch_tokens
                 )
+                checkpoint = Checkpoint(
+                    model, prepared.config, source_vocab, target_vocab, prepared.data, variant
+                )
+                aligned = bool(demo_alignment(Translator(checkpoint))["ok"])
+                model.train()
                 history.append(
                     {
                         "step": step,
                         "epoch": epoch,
                         "train_loss": round(running, 4),
                         "dev_loss": round(loss_dev, 4),
+                        "demo_aligned": aligned,
                         "minutes": round((time.perf_counter() - started) / 60, 2),
                     }
                 )
-                if loss_dev < best:
-                    best, evaluations_since_best = loss_dev, 0
-                    checkpoint = Checkpoint(
-                        model, prepared.config, source_vocab, target_vocab, prepared.data, variant
-                    )
+                if loss_dev < best and (aligned or not args.select_aligned):
+                    best, best_step, evaluations_since_best = loss_dev, step, 0
                     save_checkpoint(out, checkpoint)
                 else:
                     evaluations_since_best += 1
@@ -366,8 +377,11 @@ def fit(
             if stop_reason != "max_steps" or step >= hp.max_steps:
                 break
     bar.close()
+    if math.isinf(best):  # --select-aligned and no evaluation aligned: keep the last one
+        best, best_step = history[-1]["dev_loss"], step
+        save_checkpoint(out, checkpoint)
     seconds = time.perf_counter() - started
-    return Outcome(step, epoch, best, stop_reason, seconds, history)
+    return Outcome(step, epoch, best, best_step, stop_reason, seconds, history)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -390,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
     )
     outcome = fit(model, prepared, hp, args, out, variant)
-    best_step = min(outcome.history, key=lambda h: h["dev_loss"])["step"]
+    best_step = outcome.best_step
     write_json(
         out / TRAINING_FILE,
         {
@@ -398,6 +412,7 @@ def main(argv: list[str] | None = None) -> None:
             "seed": args.seed,
             "threads": torch.get_num_threads(),
             "bf16_autocast": args.bf16,
+            "select_aligned": args.select_aligned,
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
             "cpu_count": os.cpu_count(),
             "torch": torch.__version__,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 
@@ -78,3 +80,17 @@ def test_limits_and_layout_are_exposed(tiny_translators: dict[str, Translator]) 
     assert (transformer.layers, transformer.heads, transformer.variants) == (2, 2, [])
     assert transformer.max_source_tokens == 127 and transformer.max_target_tokens == 127
     assert (tiny_translators["bahdanau"].layers, tiny_translators["bahdanau"].heads) == (1, 1)
+
+
+def test_concurrent_calls_on_one_translator_give_the_sequential_results(
+    tiny_translators: dict[str, Translator],
+) -> None:
+    translator = tiny_translators["transformer"]
+    texts = ["我喜欢茶。", "他喜欢狗。", "你们喜欢书。", "她喜欢咖啡。"] * 3
+    expected = [translator.attend(text, max_new_tokens=6) for text in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda text: translator.attend(text, max_new_tokens=6), texts))
+    for got, want in zip(results, expected, strict=True):
+        assert got.target_tokens == want.target_tokens
+        for name, weights in want.blocks.items():
+            assert torch.allclose(got.blocks[name], weights, atol=1e-6)
