@@ -24,6 +24,7 @@ from torch import nn
 
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
 from app.seq2seq.gru_encoder import BiGRUEncoder
+from app.seq2seq.vocab import EOS_ID
 
 
 @dataclass
@@ -36,6 +37,9 @@ class BahdanauConfig:
     attention_dim: int = 256  # hidden units h of the additive scoring network
     dropout: float = 0.3  # on embeddings, encoder states and the output layer
     lexical_shortcut: bool = True  # feed attention-weighted source embeddings to the output
+    attend_to_eos: bool = True  # whether the source's </s> is an attention key (the encoder
+    # reads it either way); its state summarizes the sentence, which the decoder already
+    # gets through its initial state, so without it the attention stays on characters
     max_source_len: int = 128  # source tokens including </s>
     max_target_len: int = 128  # target tokens including </s>
 
@@ -123,11 +127,12 @@ class BahdanauTranslator(Seq2SeqModel):
 
     def start(self, source: torch.Tensor, source_mask: torch.Tensor) -> DecoderState:
         memory, summary = self.encoder(source, source_mask)  # (B, S, 2He), (B, 2He)
+        keys = source_mask if self.config.attend_to_eos else source_mask & (source != EOS_ID)
         return {
             "memory": memory,
             "projected_keys": self.decoder.attention.project_keys(memory),  # (B, S, A)
             "source_embeddings": self.encoder.dropout(self.encoder.embed(source)),  # (B, S, E)
-            "source_mask": source_mask,
+            "source_mask": keys,  # (B, S) the positions the attention may look at
             "hidden": torch.tanh(self.decoder.init_hidden(summary)),  # (B, Hd)
         }
 
@@ -157,7 +162,7 @@ class BahdanauTranslator(Seq2SeqModel):
                 state["memory"],
                 state["projected_keys"],
                 state["source_embeddings"],
-                source_mask,
+                state["source_mask"],
             )
             all_logits.append(logits)
             all_weights.append(weights)

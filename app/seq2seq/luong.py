@@ -41,6 +41,8 @@ class LuongConfig:
     decoder_layers: int = 1  # stacked GRU layers; the top one is the query
     attention_dim: int = 256  # hidden units of the "concat" scoring network
     dropout: float = 0.3  # on embeddings, encoder states and the attentional state
+    lexical_shortcut: bool = False  # add the attention-weighted source embeddings to the
+    # attentional state (Nguyen and Chiang, 2018); see bahdanau.py
     max_source_len: int = 128  # source tokens including </s>
     max_target_len: int = 128  # target tokens including </s>
 
@@ -91,6 +93,9 @@ class LuongDecoder(nn.Module):
         self.rnn = nn.GRU(config.embed_dim, dim, num_layers=config.decoder_layers, batch_first=True)
         self.attention = LuongAttention(config.score, dim, config.attention_dim)
         self.W_c = nn.Linear(2 * dim, config.embed_dim)
+        self.lexical = (
+            nn.Linear(config.embed_dim, config.embed_dim) if config.lexical_shortcut else None
+        )
         self.output_bias = nn.Parameter(torch.zeros(config.target_vocab_size))
         self.dropout = nn.Dropout(config.dropout)
         # the embedding doubles as the output layer: small weights keep the first logits
@@ -103,13 +108,18 @@ class LuongDecoder(nn.Module):
         target_in: torch.Tensor,
         hidden: torch.Tensor,
         memory: torch.Tensor,
+        source_embeddings: torch.Tensor,
         mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """target_in (B, T), hidden (B, L, D) -> logits (B, T, V), hidden, weights (B, T, S)."""
+        """target_in (B, T), hidden (B, L, D), source_embeddings (B, S, E) -> logits
+        (B, T, V), hidden, weights (B, T, S)."""
         embedded = self.dropout(self.embed(target_in))  # (B, T, E)
         states, final = self.rnn(embedded, hidden.transpose(0, 1).contiguous())  # (B, T, D)
         context, weights = self.attention(states, memory, mask)  # (B, T, D), (B, T, S)
         attentional = torch.tanh(self.W_c(torch.cat([context, states], dim=-1)))  # (B, T, E)
+        if self.lexical is not None:
+            looked_at = weights @ source_embeddings  # (B, T, E)
+            attentional = attentional + torch.tanh(self.lexical(looked_at)) + looked_at
         logits = self.dropout(attentional) @ self.embed.weight.t() + self.output_bias
         return logits, final.transpose(0, 1), weights
 
@@ -129,6 +139,7 @@ class LuongTranslator(Seq2SeqModel):
         layers = self.config.decoder_layers
         return {
             "memory": memory,
+            "source_embeddings": self.encoder.dropout(self.encoder.embed(source)),  # (B, S, E)
             "source_mask": source_mask,
             "hidden": hidden.view(hidden.size(0), layers, -1),  # (B, L, D)
         }
@@ -137,7 +148,11 @@ class LuongTranslator(Seq2SeqModel):
         self, state: DecoderState, target_in: torch.Tensor
     ) -> tuple[torch.Tensor, DecoderState]:
         logits, hidden, _ = self.decoder(
-            target_in[:, -1:], state["hidden"], state["memory"], state["source_mask"]
+            target_in[:, -1:],
+            state["hidden"],
+            state["memory"],
+            state["source_embeddings"],
+            state["source_mask"],
         )
         return logits[:, -1], {**state, "hidden": hidden}
 
@@ -145,5 +160,7 @@ class LuongTranslator(Seq2SeqModel):
         self, source: torch.Tensor, source_mask: torch.Tensor, target_in: torch.Tensor
     ) -> tuple[torch.Tensor, AttentionBlocks]:
         state = self.start(source, source_mask)
-        logits, _, weights = self.decoder(target_in, state["hidden"], state["memory"], source_mask)
+        logits, _, weights = self.decoder(
+            target_in, state["hidden"], state["memory"], state["source_embeddings"], source_mask
+        )
         return logits, {"decoder.0.cross_attn": weights.unsqueeze(1)}  # (B, 1, T, S)

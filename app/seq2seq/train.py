@@ -81,13 +81,13 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """--set key=value pairs; values are parsed as int, float or kept as text."""
+    """--set key=value pairs; values are parsed as true/false, int, float or kept as text."""
     values: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep:
             raise SystemExit(f"--set expects key=value, got {item!r}")
-        value: Any = raw
+        value: Any = {"true": True, "false": False}.get(raw.lower(), raw)
         for kind in (int, float):
             try:
                 value = kind(raw)
@@ -316,7 +316,7 @@ def fit(
     )
     final_punctuation = {source_vocab.index[c] for c in "。!?." if c in source_vocab}
     history: list[dict[str, float]] = []
-    best = math.inf
+    best = lowest = math.inf  # the saved checkpoint's dev loss; the lowest seen
     best_step = evaluations_since_best = 0
     step = epoch = 0
     running = math.nan
@@ -365,11 +365,13 @@ def fit(
                         "minutes": round((time.perf_counter() - started) / 60, 2),
                     }
                 )
-                if loss_dev < best and (aligned or not args.select_aligned):
-                    best, best_step, evaluations_since_best = loss_dev, step, 0
-                    save_checkpoint(out, checkpoint)
+                if loss_dev < lowest:  # patience counts dev-loss progress, aligned or not
+                    lowest, evaluations_since_best = loss_dev, 0
                 else:
                     evaluations_since_best += 1
+                if loss_dev < best and (aligned or not args.select_aligned):
+                    best, best_step = loss_dev, step
+                    save_checkpoint(out, checkpoint)
                 if evaluations_since_best >= hp.patience:
                     stop_reason = "early_stopping"
             if out_of_time and stop_reason == "max_steps":

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 from app.seq2seq.text import BOS, EOS, PAD, SPECIAL_TOKENS, UNK
 
+EOS_ID = SPECIAL_TOKENS.index(EOS)  # every vocabulary starts with the special tokens
+
 
 class Vocab:
     """An ordered token list; ids 0..3 are <pad>, <unk>, <s>, </s>."""

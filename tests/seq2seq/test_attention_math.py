@@ -126,24 +126,46 @@ def test_luong_weights_are_softmax_of_their_score_function(score: str) -> None:
     assert torch.equal(blocks["decoder.0.cross_attn"][:, 0], weights)
 
 
-@pytest.mark.parametrize("family", ["bahdanau", "luong", "transformer"])
-def test_step_by_step_decoding_matches_the_teacher_forced_pass(family: str) -> None:
-    torch.manual_seed(0)
-    model: Seq2SeqModel
-    if family == "bahdanau":
-        model = BahdanauTranslator(
-            BahdanauConfig(
-                **VOCAB, embed_dim=6, encoder_hidden=5, decoder_hidden=7, attention_dim=4
-            )
+SMALL_MODELS = {
+    "bahdanau": lambda: BahdanauTranslator(
+        BahdanauConfig(**VOCAB, embed_dim=6, encoder_hidden=5, decoder_hidden=7, attention_dim=4)
+    ),
+    "bahdanau-no-eos-key": lambda: BahdanauTranslator(
+        BahdanauConfig(
+            **VOCAB,
+            embed_dim=6,
+            encoder_hidden=5,
+            decoder_hidden=7,
+            attention_dim=4,
+            attend_to_eos=False,
         )
-    elif family == "luong":
-        model = LuongTranslator(LuongConfig(**VOCAB, embed_dim=6, encoder_hidden=4))
-    else:
-        model = Transformer(TransformerConfig(**VOCAB, d_model=8, heads=2, d_ff=8))
+    ),
+    "luong": lambda: LuongTranslator(LuongConfig(**VOCAB, embed_dim=6, encoder_hidden=4)),
+    "luong-lexical": lambda: LuongTranslator(
+        LuongConfig(**VOCAB, embed_dim=6, encoder_hidden=4, lexical_shortcut=True)
+    ),
+    "transformer": lambda: Transformer(TransformerConfig(**VOCAB, d_model=8, heads=2, d_ff=8)),
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL_MODELS))
+def test_step_by_step_decoding_matches_the_teacher_forced_pass(name: str) -> None:
+    torch.manual_seed(0)
+    model = SMALL_MODELS[name]()
     model.eval()
     with torch.no_grad():
-        logits, _ = model(SOURCE, SOURCE_MASK, TARGET_IN)  # (B, T, V)
+        logits, blocks = model(SOURCE, SOURCE_MASK, TARGET_IN)  # (B, T, V)
         state = model.start(SOURCE, SOURCE_MASK)
         for t in range(TARGET_IN.size(1)):
             step_logits, state = model.step(state, TARGET_IN[:, : t + 1])
             assert torch.allclose(step_logits, logits[:, t], atol=1e-5)
+    for weights in blocks.values():
+        assert torch.allclose(weights.sum(dim=-1), torch.ones(weights.shape[:-1]), atol=1e-5)
+
+
+def test_bahdanau_can_keep_its_attention_off_the_end_of_sentence_key() -> None:
+    torch.manual_seed(0)
+    cross = run(SMALL_MODELS["bahdanau-no-eos-key"]())["decoder.0.cross_attn"]  # (B, 1, T, S)
+    eos = SOURCE == 3  # </s>
+    assert cross[0, 0][:, eos[0]].abs().max() == 0 and cross[1, 0][:, eos[1]].abs().max() == 0
+    assert torch.allclose(cross.sum(dim=-1), torch.ones(cross.shape[:-1]), atol=1e-5)
