@@ -37,6 +37,8 @@ class BahdanauConfig:
     attention_dim: int = 256  # hidden units h of the additive scoring network
     dropout: float = 0.3  # on embeddings, encoder states and the output layer
     lexical_shortcut: bool = True  # feed attention-weighted source embeddings to the output
+    lexical_gate: bool = False  # scale the shortcut by a gate computed from the decoder
+    # state, so a step can use the attention without taking the character's identity
     attend_to_eos: bool = True  # whether the source's </s> is an attention key (the encoder
     # reads it either way); its state summarizes the sentence, which the decoder already
     # gets through its initial state, so without it the attention stays on characters
@@ -87,6 +89,11 @@ class BahdanauDecoder(nn.Module):
         self.lexical = (
             nn.Linear(config.embed_dim, config.embed_dim) if config.lexical_shortcut else None
         )
+        self.lexical_gate = (
+            nn.Linear(config.decoder_hidden + memory_dim, 1)
+            if config.lexical_shortcut and config.lexical_gate
+            else None
+        )
         self.output_bias = nn.Parameter(torch.zeros(config.target_vocab_size))
         self.dropout = nn.Dropout(config.dropout)
         # the embedding doubles as the output layer: small weights keep the first logits
@@ -111,7 +118,11 @@ class BahdanauDecoder(nn.Module):
         features = torch.tanh(self.pre_output(torch.cat([hidden, context, embedded], dim=-1)))
         if self.lexical is not None:
             looked_at = torch.bmm(weights.unsqueeze(1), source_embeddings).squeeze(1)  # (B, E)
-            features = features + torch.tanh(self.lexical(looked_at)) + looked_at
+            lexical = torch.tanh(self.lexical(looked_at)) + looked_at  # (B, E)
+            if self.lexical_gate is not None:
+                gate = torch.sigmoid(self.lexical_gate(torch.cat([hidden, context], dim=-1)))
+                lexical = gate * lexical  # gate: (B, 1)
+            features = features + lexical
         logits = self.dropout(features) @ self.embed.weight.t() + self.output_bias  # (B, V)
         return logits, hidden, weights
 

@@ -138,6 +138,7 @@ SMALL_MODELS = {
             decoder_hidden=7,
             attention_dim=4,
             attend_to_eos=False,
+            lexical_gate=True,
         )
     ),
     "luong": lambda: LuongTranslator(LuongConfig(**VOCAB, embed_dim=6, encoder_hidden=4)),
