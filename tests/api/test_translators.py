@@ -50,7 +50,8 @@ def _aligned_layers(body: dict) -> list[int]:
         if block["kind"] != "cross_attn":
             continue
         mean = np.array(block["data"]).mean(axis=0)  # (T, S)
-        if all(source[int(mean[target.index(word)].argmax())] in chars for word, chars in wanted.items()):
+        looked_at = {word: source[int(mean[target.index(word)].argmax())] for word in wanted}
+        if all(looked_at[word] in chars for word, chars in wanted.items()):
             good.append(block["layer"])
     return good
 
