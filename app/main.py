@@ -34,9 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Models load once, here, not at import: importing the app stays cheap.
-        app.state.registry = load_registry(settings)
+        # Models load once, here, not at import: importing the app stays cheap. They load
+        # on the gate's threads, where they will run (see app/api/inference.py).
+        gate: InferenceGate = app.state.gate
+        app.state.registry = await gate.run(lambda: load_registry(settings))
         yield
+        gate.close()
 
     app = FastAPI(
         title="Attention Visualizer",

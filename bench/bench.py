@@ -36,7 +36,7 @@ FILLER = (
     "the museum opened a new wing where children could build bridges from paper and test "
     "how much weight each design could carry before it folded under the load"
 ).split()
-# Single-token words swapped into a fixed position so that every "miss" text is new but
+# Single-token words swapped into fixed positions so that every "miss" text is new but
 # keeps its length.
 SWAPS = "red blue green black white gray pink brown gold silver".split()
 
@@ -70,7 +70,9 @@ def bare_forward(adapter: object, text: str) -> Callable[[], object]:
 def english_text(tokens: int, variant: int = 0) -> str:
     """About `tokens` MiniLM tokens ([CLS] and [SEP] included)."""
     words = [FILLER[i % len(FILLER)] for i in range(tokens - 2)]
-    words[0] = SWAPS[variant % len(SWAPS)] + str(variant // len(SWAPS) or "")
+    # two swapped words give 100 distinct texts; a digit suffix would add a token ("red1")
+    words[0] = SWAPS[variant % len(SWAPS)]
+    words[1] = SWAPS[variant // len(SWAPS) % len(SWAPS)]
     return " ".join(words)
 
 
@@ -79,7 +81,8 @@ CHINESE = "我爱吃苹果。今天天气很好，我们去公园散步吧。他
 
 def chinese_text(tokens: int, variant: int = 0) -> str:
     text = (CHINESE * (tokens // len(CHINESE) + 1))[: tokens - 1]
-    return "一二三四五六七八九十"[variant % 10] + text[1:]
+    digits = "一二三四五六七八九十"  # two swapped characters: 100 distinct texts
+    return digits[variant % 10] + digits[variant // 10 % 10] + text[2:]
 
 
 @contextmanager

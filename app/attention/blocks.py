@@ -1,9 +1,14 @@
-"""Named attention blocks: parse the naming contract and pick the layers and heads asked for."""
+"""Named attention blocks: parse the naming contract and pick the layers and heads asked for.
+
+Selection works on numpy views of the run's tensors: it runs on a web thread, and torch
+work belongs on the inference threads (see app/api/inference.py).
+"""
 
 import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 from app.zoo.base import InputError
@@ -23,7 +28,7 @@ class Block:
     layer: int
     kind: Kind
     heads: list[int]
-    data: torch.Tensor  # (len(heads), Q, K)
+    data: np.ndarray  # (len(heads), Q, K), float32
 
 
 def parse_name(name: str) -> tuple[Stack, int, Kind]:
@@ -70,6 +75,7 @@ def select_blocks(
         if wanted_layers is not None and layer not in wanted_layers:
             continue
         chosen = head_index if head_index is not None else list(range(data.shape[0]))
-        cut = data if head_index is None else data[head_index]
+        array = data.numpy()  # a view: the run's tensors are float32 on the CPU
+        cut = array if head_index is None else array[head_index]
         selected.append(Block(name, stack, layer, kind, chosen, cut))
     return selected

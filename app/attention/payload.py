@@ -14,7 +14,7 @@ from app.zoo.base import AttentionRun
 def block_payload(block: Block, encoding: Encoding, max_size: int | None) -> dict[str, Any]:
     full_shape = list(block.data.shape)
     pooled = block.data if max_size is None else pool_to(block.data, max_size)
-    data = pooled.contiguous().numpy().astype(np.float32, copy=False)
+    data = np.ascontiguousarray(pooled, dtype=np.float32)
     payload: dict[str, Any] = {
         "name": block.name,
         "stack": block.stack,

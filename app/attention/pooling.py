@@ -2,10 +2,10 @@
 
 import math
 
-import torch
+import numpy as np
 
 
-def pool_to(data: torch.Tensor, max_size: int) -> torch.Tensor:
+def pool_to(data: np.ndarray, max_size: int) -> np.ndarray:
     """(H, Q, K) -> at most (H, max_size, max_size).
 
     Queries are averaged in groups and keys summed in groups, so each pooled row is still a
@@ -18,10 +18,10 @@ def pool_to(data: torch.Tensor, max_size: int) -> torch.Tensor:
         return data
     q_out = math.ceil(q / q_step)
     k_out = math.ceil(k / k_step)
-    padded = torch.nn.functional.pad(data, (0, k_out * k_step - k, 0, q_out * q_step - q))
+    padded = np.pad(data, ((0, 0), (0, q_out * q_step - q), (0, k_out * k_step - k)))
     groups = padded.reshape(data.shape[0], q_out, q_step, k_out, k_step)
-    summed = groups.sum(dim=(2, 4))  # (H, q_out, k_out)
+    summed = groups.sum(axis=(2, 4))  # (H, q_out, k_out)
     # The last group of queries may be short: divide by how many real rows it holds.
-    rows = torch.full((q_out,), float(q_step), dtype=data.dtype)
+    rows = np.full(q_out, float(q_step), dtype=data.dtype)
     rows[-1] = q - (q_out - 1) * q_step
     return summed / rows[None, :, None]
