@@ -37,6 +37,10 @@ function hoverText(rowTokens, colTokens) {
   return text;
 }
 
+function fewShortLabels(tokens) {
+  return tokens.length <= 12 && tokens.every((token) => token.length <= 6);
+}
+
 export function drawHeatmap(
   div,
   { z, rowTokens, colTokens, rowTitle, colTitle, highlightRow = null, title = null, compact = false },
@@ -65,7 +69,8 @@ export function drawHeatmap(
     title: title == null ? undefined : { text: plotlyText(title), font: { size: 13 }, x: 0, xanchor: "left" },
     height: Math.min(Math.max(rowTokens.length * cell + 160, compact ? 220 : 320), 1100),
     margin: { l: compact ? 70 : 110, r: 20, t: title == null ? 20 : 40, b: compact ? 70 : 110 },
-    xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: -60, side: "bottom" },
+    // a few short labels (Chinese characters) read best upright; rotated they shrink to blots
+    xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: fewShortLabels(colTokens) ? 0 : -60, side: "bottom" },
     yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed" },
     font: { family: "system-ui, sans-serif", size: 12 },
     shapes:

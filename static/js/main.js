@@ -61,7 +61,8 @@ function fillExamples(model) {
 
 function selectModel(model, { keepText = false } = {}) {
   $("model-description").textContent = model.description;
-  $("model-facts").textContent = `${model.family} · ${model.layers} layers × ${model.heads} heads · up to ${model.max_tokens} tokens · ${model.languages.join(", ")}`;
+  const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  $("model-facts").textContent = `${model.family} · ${count(model.layers, "layer")} × ${count(model.heads, "head")} · up to ${count(model.max_tokens, "token")} · ${model.languages.join(", ")}`;
   const hasVariants = model.variants.length > 0;
   $("variant").hidden = !hasVariants;
   $("variant-label").hidden = !hasVariants;
