@@ -10,24 +10,21 @@ async function errorMessage(response) {
   return `The server answered ${response.status} ${response.statusText}.`;
 }
 
-async function request(path, options) {
+async function request(path, options = {}) {
   let response;
   try {
     response = await fetch(path, options);
-  } catch {
+  } catch (error) {
+    // A superseded request was cancelled on purpose: the caller tells that apart.
+    if (error.name === "AbortError") throw error;
     throw new Error("The server could not be reached. Is it still running?");
   }
   if (!response.ok) throw new Error(await errorMessage(response));
   return response.json();
 }
 
-export async function fetchModels() {
-  const body = await request("/api/v1/models");
-  return body.models;
-}
-
-export async function fetchAttention(payload, signal) {
-  return request("/api/v1/attention", {
+export function postJson(path, payload, signal) {
+  return request(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(payload),
@@ -35,10 +32,15 @@ export async function fetchAttention(payload, signal) {
   });
 }
 
-export async function fetchExplain(payload) {
-  return request("/api/v1/explain", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(payload),
-  });
+export async function fetchModels() {
+  const body = await request("/api/v1/models");
+  return body.models;
+}
+
+export function fetchAttention(payload, signal) {
+  return postJson("/api/v1/attention", payload, signal);
+}
+
+export function fetchExplain(payload) {
+  return postJson("/api/v1/explain", payload);
 }

@@ -66,6 +66,19 @@ def test_server_errors_are_shown_in_the_page(page: Page) -> None:
     expect(page.locator("#run")).to_be_enabled()
 
 
+def test_a_run_superseded_by_another_shows_no_error(page: Page) -> None:
+    # Ctrl+Enter while a long run (500 tokens) is still going cancels it and starts the new
+    # one; that cancellation is not a failure to report.
+    page.fill("#text", "word " * 500)
+    page.click("#run")
+    page.fill("#text", "The second sentence wins")
+    page.press("#text", "Control+Enter")
+    page.wait_for_selector("#heatmap .main-svg")
+    expect(page.locator("#status")).not_to_have_class("status busy")
+    expect(page.locator("#heatmap .xtick text").nth(2)).to_have_text("second")
+    expect(page.locator("#error")).to_be_empty()
+
+
 def test_encoder_decoder_model_offers_each_attention_kind(page: Page) -> None:
     page.select_option("#model", "tiny-bart")
     expect(page.locator("#target-row")).to_be_visible()
