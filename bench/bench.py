@@ -184,7 +184,7 @@ def measure(
     hit_body = {"model": model_id, "text": text, "encoding": "uint8"}
     return Row(
         model=model_id,
-        tokens=len(run.source_tokens) or len(run.target_tokens),
+        tokens=len(run.source) or len(run.target),
         forward=forward,
         miss_json=miss("json"),
         miss_uint8=miss("uint8"),

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.inference import ServerBusyError
 from app.api.schemas import ErrorOut
-from app.zoo.base import InputError
+from app.attention.errors import InputError
 from app.zoo.registry import UnknownModelError
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.attention.encodings import Encoding
+from app.attention.analysis import Aggregate, Granularity, SpecialTokens, Weighting
+from app.attention.names import Kind, Stack, TokenListName
+from app.attention.ops.encode import Encoding
 
 MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -33,6 +35,12 @@ class ModelOut(BaseModel):
     explainable: bool = Field(
         description="Offers POST /api/v1/explain, self-attention step by step for one head."
     )
+    weightings: list[Weighting] = Field(
+        description="The `weighting` values this model offers (value_norm needs its value path)."
+    )
+    aggregates: list[Aggregate] = Field(
+        description="The `aggregate` values this model offers (no rollout for encoder-decoders)."
+    )
 
 
 class ModelsOut(BaseModel):
@@ -55,6 +63,13 @@ class AttentionRequest(BaseModel):
                     "text": "Time flies like an arrow",
                     "layers": [0, 5],
                     "heads": [3],
+                },
+                {
+                    "model": "minilm",
+                    "text": "The animal didn't cross the street because it was too tired",
+                    "granularity": "word",
+                    "special_tokens": "drop",
+                    "aggregate": "rollout",
                 },
             ]
         },
@@ -113,6 +128,44 @@ class AttentionRequest(BaseModel):
             "pooled_from, its full shape."
         ),
     )
+    # The analyses, applied to the cached run in this order: weighting, special_tokens,
+    # granularity, aggregate (see app/attention/analysis.py).
+    weighting: Weighting = Field(
+        "attention",
+        description=(
+            "attention: the weights as the model computed them. value_norm (Kobayashi et al., "
+            "2020): each weight α_ij times ||f_h(x_j)||, f_h(x_j) = (x_j W_V + b_V) W_O^h, the "
+            "size of what key j carries into head h's output; rows normalized to sum to 1, "
+            "their sums before that in row_totals. GET /api/v1/models lists the weightings of "
+            "each model."
+        ),
+    )
+    special_tokens: SpecialTokens = Field(
+        "keep",
+        description=(
+            "drop: remove the rows and columns of special tokens ([CLS], [SEP], <s>, </s>) and "
+            "renormalize every row to sum to 1 (a row whose every key was special stays 0)."
+        ),
+    )
+    granularity: Granularity = Field(
+        "token",
+        description=(
+            'word: tokens merged into the words a reader sees ("didn\'t" is one word; '
+            "Chinese is cut into words by jieba): a word's row is the mean of its tokens' rows, "
+            "its column the sum of their columns, so rows still sum to 1. The response then "
+            "carries token_groups."
+        ),
+    )
+    aggregate: Aggregate = Field(
+        "none",
+        description=(
+            "heads: the mean over the selected heads, one row set per block, [1, Q, K]. "
+            "rollout (Abnar & Zuidema, 2020): each self-attention block L becomes the rollout "
+            "through layers 0..L, Â_L·…·Â_0 with Â_l = 0.5·Ā_l + 0.5·I renormalized and Ā_l "
+            "the head mean; [1, S, S]. Not offered for encoder-decoder models (see "
+            "aggregates in GET /api/v1/models)."
+        ),
+    )
 
 
 class TokensOut(BaseModel):
@@ -125,12 +178,39 @@ class TokensOut(BaseModel):
     )
 
 
+class SpecialOut(BaseModel):
+    source: list[bool]
+    target: list[bool]
+    target_input: list[bool]
+
+
+class TokenGroupsOut(BaseModel):
+    source: list[list[int]]
+    target: list[list[int]]
+    target_input: list[list[int]]
+
+
+class OptionsOut(BaseModel):
+    granularity: Granularity
+    special_tokens: SpecialTokens
+    aggregate: Aggregate
+    weighting: Weighting
+
+
 class BlockOut(BaseModel):
     name: str = Field(examples=["encoder.0.self_attn"], description="{stack}.{layer}.{kind}")
-    stack: Literal["encoder", "decoder"]
+    stack: Stack
     layer: int
-    kind: Literal["self_attn", "cross_attn"]
-    heads: list[int] = Field(description="The model's head index of each entry along axis 0.")
+    kind: Kind
+    label: str = Field(examples=["Encoder self-attention"], description="What the block is.")
+    rows: TokenListName = Field(description="The list in `tokens` that labels the rows.")
+    cols: TokenListName = Field(description="The list in `tokens` that labels the columns.")
+    heads: list[int] = Field(
+        description=(
+            "The model's head index of each entry along axis 0; when aggregate is heads or "
+            "rollout, axis 0 has one entry, the mean over these heads."
+        )
+    )
     shape: list[int] = Field(description="[heads, queries, keys] of `data`")
     encoding: Encoding
     data: list[list[list[float]]] | str = Field(
@@ -142,12 +222,32 @@ class BlockOut(BaseModel):
     pooled_from: list[int] | None = Field(
         None, description="The full [heads, queries, keys] when max_size pooled the block."
     )
+    row_totals: list[list[float]] | str | None = Field(
+        None,
+        description=(
+            "weighting value_norm only: [heads, queries], each row's Σ_j α_ij ||f_h(x_j)|| "
+            "before it was normalized, over the keys shown (averaged like the rows for words, "
+            "heads and pooling; absent for rollout). Nested lists for json, otherwise base64 "
+            "little-endian float16."
+        ),
+    )
 
 
 class AttentionOut(BaseModel):
     model: str
     variant: str | None
-    tokens: TokensOut
+    options: OptionsOut = Field(description="The analyses applied, in force for every block.")
+    tokens: TokensOut = Field(
+        description="The labels of rows and columns: tokens, or words at granularity word."
+    )
+    special: SpecialOut = Field(description="Whether each label in `tokens` is a special token.")
+    token_groups: TokenGroupsOut | None = Field(
+        None,
+        description=(
+            "At granularity word or with special_tokens drop: for each label, the positions of "
+            "the tokens it covers in the token-level run, e.g. source [[0], [1], [2], [3, 4, 5]]."
+        ),
+    )
     output_text: str | None = Field(
         None, description="The generated text, when the model generated (no target given)."
     )

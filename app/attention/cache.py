@@ -8,13 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from app.zoo.base import AttentionRun
-
-
-def run_size(run: AttentionRun) -> int:
-    tensors = sum(t.element_size() * t.nelement() for t in run.blocks.values())
-    tokens = run.source_tokens + run.target_tokens + run.target_input_tokens
-    return tensors + sum(len(t) for t in tokens) + len(run.output_text or "")
+from app.attention.run import AttentionRun
 
 
 class RunCache:
@@ -37,7 +31,7 @@ class RunCache:
             return entry[0]
 
     def put(self, key: Hashable, run: AttentionRun) -> None:
-        size = run_size(run)
+        size = run.size_bytes
         if size > self.max_bytes:
             return  # bigger than the whole cache: keeping it would evict everything else
         with self._lock:

@@ -1,25 +1,32 @@
-"""Turns a run into the /attention response body: select, pool, encode, serialize."""
+"""Turns a run into the /attention response body: analyse, pool, encode, serialize."""
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import orjson
 
-from app.attention.blocks import Block, select_blocks
-from app.attention.encodings import Encoding, encode
-from app.attention.pooling import pool_to
-from app.zoo.base import AttentionRun
+from app.attention.analysis import Options, analyse
+from app.attention.names import TOKEN_LISTS
+from app.attention.ops.encode import Encoding, encode, totals_encoding
+from app.attention.ops.pool import pool_rows_to, pool_to
+from app.attention.run import AttentionRun
+from app.attention.view import View, ViewBlock
 
 
-def block_payload(block: Block, encoding: Encoding, max_size: int | None) -> dict[str, Any]:
+def block_payload(block: ViewBlock, encoding: Encoding, max_size: int | None) -> dict[str, Any]:
     full_shape = list(block.data.shape)
     pooled = block.data if max_size is None else pool_to(block.data, max_size)
     data = np.ascontiguousarray(pooled, dtype=np.float32)
+    axes = block.name.axes
     payload: dict[str, Any] = {
-        "name": block.name,
-        "stack": block.stack,
-        "layer": block.layer,
-        "kind": block.kind,
+        "name": str(block.name),
+        "stack": block.name.stack,
+        "layer": block.name.layer,
+        "kind": block.name.kind,
+        "label": axes.label,
+        "rows": axes.rows,
+        "cols": axes.cols,
         "heads": block.heads,
         "shape": list(data.shape),
         "encoding": encoding,
@@ -27,7 +34,18 @@ def block_payload(block: Block, encoding: Encoding, max_size: int | None) -> dic
     }
     if list(data.shape) != full_shape:
         payload["pooled_from"] = full_shape
+    if block.row_totals is not None:
+        totals = block.row_totals if max_size is None else pool_rows_to(block.row_totals, max_size)
+        totals = np.ascontiguousarray(totals, dtype=np.float32)
+        payload["row_totals"] = encode(totals, totals_encoding(encoding))
     return payload
+
+
+def _tokens(view: View, field: str) -> dict[str, list[Any]]:
+    def value(label: Any) -> Any:
+        return list(label.positions) if field == "positions" else getattr(label, field)
+
+    return {which: [value(label) for label in view.labels[which]] for which in TOKEN_LISTS}
 
 
 def render_attention(
@@ -35,22 +53,24 @@ def render_attention(
     variant: str | None,
     run: AttentionRun,
     *,
+    options: Options,
     layers: list[int] | None,
     heads: list[int] | None,
     encoding: Encoding,
     max_size: int | None,
 ) -> bytes:
-    blocks = select_blocks(run.blocks, layers, heads)
+    view = analyse(run, options, layers, heads)
     payload = {
         "model": model_id,
         "variant": variant,
-        "tokens": {
-            "source": run.source_tokens,
-            "target": run.target_tokens,
-            "target_input": run.target_input_tokens,
-        },
+        "options": asdict(options),
+        "tokens": _tokens(view, "text"),
+        "special": _tokens(view, "special"),
+        # Which tokens of the token-level run stand behind each label, once labels are words
+        # or special tokens are gone: any client can check or redo the merge.
+        "token_groups": _tokens(view, "positions") if options.regroups_tokens else None,
         "output_text": run.output_text,
-        "blocks": [block_payload(b, encoding, max_size) for b in blocks],
+        "blocks": [block_payload(b, encoding, max_size) for b in view.blocks],
     }
     # orjson writes float32 arrays directly, an order of magnitude faster than json + tolist().
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -5,11 +5,27 @@ steps between them are the textbook formula, and `checks` says how closely the f
 reproduces what the model computed.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from app.zoo.base import HeadInternals
+
+@dataclass
+class HeadInternals:
+    """The real tensors of one attention head for one query, read from the model by hooks."""
+
+    tokens: list[str]  # the query positions' tokens
+    key_tokens: list[str]  # the key positions' tokens
+    query_index: int
+    query: torch.Tensor  # (d_k,) the query vector, after the model's W_Q projection
+    keys: torch.Tensor  # (n, d_k) after W_K
+    values: torch.Tensor  # (n, d_k) after W_V
+    scaling: float  # the factor the model multiplies q.k by: 1/sqrt(d_k)
+    model_weights: torch.Tensor  # (n,) the model's own attention row for this query
+    model_output: torch.Tensor  # (d_k,) the model's own output of this head for this query
+    # Keys the model masks out (a causal decoder's future): they get exactly zero weight.
+    masked: torch.Tensor | None = None  # (n,) bool
 
 
 def _floats(values: torch.Tensor) -> list[Any]:

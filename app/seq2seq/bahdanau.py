@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from app.attention.names import cross_attention
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
 from app.seq2seq.gru_encoder import BiGRUEncoder
 from app.seq2seq.vocab import EOS_ID
@@ -178,4 +179,4 @@ class BahdanauTranslator(Seq2SeqModel):
             all_logits.append(logits)
             all_weights.append(weights)
         cross = torch.stack(all_weights, dim=1).unsqueeze(1)  # (B, 1, T, S)
-        return torch.stack(all_logits, dim=1), {"decoder.0.cross_attn": cross}
+        return torch.stack(all_logits, dim=1), {cross_attention(0): cross}

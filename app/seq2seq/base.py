@@ -8,11 +8,13 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from app.attention.names import BlockName
+
 # Everything a model needs to emit its next token; every tensor has the batch on dim 0,
 # so a search can reorder or repeat hypotheses with index_select.
 DecoderState = dict[str, torch.Tensor]
-# Attention blocks by name ("decoder.0.cross_attn"), each (B, H, queries, keys).
-AttentionBlocks = dict[str, torch.Tensor]
+# Attention blocks by name (decoder.0.cross_attn), each (B, H, queries, keys).
+AttentionBlocks = dict[BlockName, torch.Tensor]
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

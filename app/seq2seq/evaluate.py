@@ -18,10 +18,12 @@ from typing import Any
 import sacrebleu
 import torch
 
+from app.attention.names import BlockName
+from app.attention.run import AttentionRun
 from app.seq2seq.card import write_card
 from app.seq2seq.checkpoint import METRICS_FILE, read_json, variant_names, write_json
 from app.seq2seq.data import Pair, read_tatoeba, split_pairs
-from app.seq2seq.translator import TranslationRun, Translator
+from app.seq2seq.translator import Translator
 
 DEMO_SOURCE = "我爱吃苹果"
 DEMO_TARGET = "I love apples"
@@ -59,15 +61,16 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, Any
     }
 
 
-def cross_attention_names(run: TranslationRun) -> list[str]:
-    return sorted(name for name in run.blocks if name.endswith("cross_attn"))
+def cross_attention_names(run: AttentionRun) -> list[BlockName]:
+    return [name for name in run.sorted_names() if name.kind == "cross_attn"]
 
 
-def alignment(run: TranslationRun, block: str) -> list[tuple[str, str]]:
+def alignment(run: AttentionRun, block: BlockName) -> list[tuple[str, str]]:
     """(target token, source token with the highest head-mean attention) per step."""
-    weights = run.blocks[block].mean(dim=0)  # (T, S)
-    best = weights.argmax(dim=-1).tolist()
-    return [(t, run.source_tokens[s]) for t, s in zip(run.target_tokens, best, strict=True)]
+    weights = run.blocks[block].mean(axis=0)  # (T, S)
+    best = weights.argmax(axis=-1).tolist()
+    sources = run.source.texts()
+    return [(t, sources[s]) for t, s in zip(run.target.texts(), best, strict=True)]
 
 
 def alignment_text(pairs: list[tuple[str, str]]) -> str:
@@ -81,7 +84,7 @@ def demo_alignment(translator: Translator) -> dict[str, Any]:
     for block in cross_attention_names(run):
         pairs = alignment(run, block)
         ok = all(source in DEMO_ALIGNMENT[t] for t, source in pairs if t in DEMO_ALIGNMENT)
-        layers[block] = {"alignment": alignment_text(pairs), "ok": ok}
+        layers[str(block)] = {"alignment": alignment_text(pairs), "ok": ok}
     return {
         "source": DEMO_SOURCE,
         "target": DEMO_TARGET,
@@ -102,7 +105,7 @@ def examples(
                 "reference": reference,
                 "output": run.output_text,
                 "alignment": {
-                    block: alignment_text(alignment(run, block))
+                    str(block): alignment_text(alignment(run, block))
                     for block in cross_attention_names(run)
                 },
             }

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from app.attention.names import cross_attention
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
 from app.seq2seq.gru_encoder import BiGRUEncoder
 
@@ -163,4 +164,4 @@ class LuongTranslator(Seq2SeqModel):
         logits, _, weights = self.decoder(
             target_in, state["hidden"], state["memory"], state["source_embeddings"], source_mask
         )
-        return logits, {"decoder.0.cross_attn": weights.unsqueeze(1)}  # (B, 1, T, S)
+        return logits, {cross_attention(0): weights.unsqueeze(1)}  # (B, 1, T, S)

@@ -87,6 +87,20 @@ def tokenize_english(text: str) -> list[str]:
     return tokens
 
 
+def english_word_ids(tokens: Sequence[str]) -> list[int]:
+    """The reader's word of each token: a clitic ("'s", "n't") joins the word before it, so
+    Do n't -> "Don't" and Tom 's -> "Tom's"; every other token starts a word."""
+    ids: list[int] = []
+    for position, token in enumerate(tokens):
+        lower = token.lower()
+        attaches = lower == _NEGATION or lower in _CLITICS
+        if attaches and position and tokens[position - 1][-1:].isalnum():
+            ids.append(ids[-1])
+        else:
+            ids.append(position)
+    return ids
+
+
 def sentence_starts(tokens: Sequence[str]) -> list[bool]:
     """Whether each token opens a sentence: the first word of the text (after any
     opening punctuation) or a word right after ".", "!" or "?"."""

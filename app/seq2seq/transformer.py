@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from app.attention.names import cross_attention, decoder_self_attention, encoder_self_attention
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
 
 
@@ -203,9 +204,9 @@ class Transformer(Seq2SeqModel):
     ) -> tuple[torch.Tensor, AttentionBlocks]:
         key_mask = source_mask[:, None, None, :]  # (B, 1, 1, S)
         x = self.embed(self.source_embed, source)  # (B, S, D)
-        blocks = {}
+        blocks: AttentionBlocks = {}
         for i, layer in enumerate(self.encoder_layers):
-            x, blocks[f"encoder.{i}.self_attn"] = layer(x, key_mask)
+            x, blocks[encoder_self_attention(i)] = layer(x, key_mask)
         return self.encoder_norm(x), blocks
 
     def decode(
@@ -215,11 +216,11 @@ class Transformer(Seq2SeqModel):
         causal = torch.ones(length, length, dtype=torch.bool, device=target_in.device).tril()
         key_mask = source_mask[:, None, None, :]  # (B, 1, 1, S)
         y = self.embed(self.target_embed, target_in)  # (B, T, D)
-        blocks = {}
+        blocks: AttentionBlocks = {}
         for i, layer in enumerate(self.decoder_layers):
             y, self_weights, cross_weights = layer(y, memory, causal, key_mask)
-            blocks[f"decoder.{i}.self_attn"] = self_weights  # (B, H, T, T)
-            blocks[f"decoder.{i}.cross_attn"] = cross_weights  # (B, H, T, S)
+            blocks[decoder_self_attention(i)] = self_weights  # (B, H, T, T)
+            blocks[cross_attention(i)] = cross_weights  # (B, H, T, S)
         return self.project(y), blocks  # (B, T, V)
 
     def forward(

@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from app.seq2seq.base import AttentionBlocks
+from app.attention.names import BlockName
+from app.attention.run import AttentionRun, TokenList
+from app.attention.words import token_word_ids
 from app.seq2seq.checkpoint import Checkpoint, load_checkpoint, variant_names
 from app.seq2seq.families import attention_layout, family_of
 from app.seq2seq.luong import DEFAULT_SCORE
@@ -20,21 +23,45 @@ from app.seq2seq.search import beam_search, greedy_search
 from app.seq2seq.text import (
     BOS,
     EOS,
+    PAD,
     detokenize_english,
     display_case,
+    english_word_ids,
+    normalize_chinese,
     tokenize_chinese,
     tokenize_english,
     truecase,
 )
 
+# Markers of the sequence, not words: <unk> is left out, it stands for a real word.
+_SPECIAL = frozenset({PAD, BOS, EOS})
 
-@dataclass
-class TranslationRun:
-    source_tokens: list[str]  # the characters the encoder saw, then "</s>"
-    target_tokens: list[str]  # per decoder step, the token emitted there (ends "</s>")
-    target_input_tokens: list[str]  # per decoder step, the token read there ("<s>", ...)
+
+@dataclass(frozen=True)
+class Reading:
+    """What the attention pass will read: the source, the target (forced, or generated
+    first) and, when generated, the translation."""
+
+    source: TokenList  # the characters the encoder sees, then </s>
+    source_ids: list[int]
+    target: TokenList  # per decoder step, the token emitted there (ends </s>)
+    target_ids: list[int]
     output_text: str | None  # the detokenized translation; None when teacher-forced
-    blocks: dict[str, torch.Tensor]  # float32 (H, queries, keys) by block name
+
+
+def _source_tokens(text: str, characters: list[str]) -> TokenList:
+    """The source characters (then </s>) with their words: jieba's, over the normalized text
+    the characters were taken from."""
+    normalized = normalize_chinese(text)
+    spans = [(i, i + 1) for i, c in enumerate(normalized) if not c.isspace()]
+    word_ids, word_texts = token_word_ids(normalized, [*spans, None])
+    special = [False] * len(characters) + [True]
+    return TokenList.build([*characters, EOS], word_ids, special, word_texts)
+
+
+def _target_tokens(texts: list[str]) -> TokenList:
+    special = [t in _SPECIAL for t in texts]
+    return TokenList.build(texts, english_word_ids(texts), special)
 
 
 class Translator:
@@ -97,32 +124,52 @@ class Translator:
             )
         return [*tokens, EOS], [*ids, self.source_vocab.eos_id]
 
+    def read(
+        self,
+        text: str,
+        target: str | None = None,
+        max_new_tokens: int = 64,
+        beam_size: int = 1,
+    ) -> Reading:
+        """Tokenize `text` and either translate it (greedy, or beam search with beam_size > 1)
+        or tokenize the English `target` to force through the decoder."""
+        source_texts, source = self.source_ids(text)
+        output_text: str | None = None
+        if target is None:
+            target_texts, target_ids, output_text = self._generate_target(
+                source, max_new_tokens, beam_size
+            )
+        else:
+            target_texts, target_ids = self.target_ids(target)
+        return Reading(
+            source=_source_tokens(text, source_texts[:-1]),
+            source_ids=source,
+            target=_target_tokens(target_texts),
+            target_ids=target_ids,
+            output_text=output_text,
+        )
+
+    def attention_run(self, reading: Reading) -> AttentionRun:
+        """One teacher-forced pass over the reading: the attention of every block."""
+        target_in = [self.target_vocab.bos_id, *reading.target_ids[:-1]]
+        return AttentionRun(
+            blocks=self._attention(reading.source_ids, target_in),
+            source=reading.source,
+            target=reading.target,
+            target_input=reading.target.shifted_right(BOS),
+            output_text=reading.output_text,
+        )
+
     def attend(
         self,
         text: str,
         target: str | None = None,
         max_new_tokens: int = 64,
         beam_size: int = 1,
-    ) -> TranslationRun:
-        """Translate `text` (greedy, or beam search with beam_size > 1) or, given `target`,
-        read that English translation teacher-forced; return the attention of every block
-        for the resulting target tokens."""
-        source_tokens, source = self.source_ids(text)
-        output_text: str | None = None
-        if target is None:
-            target_tokens, target_ids, output_text = self._generate_target(
-                source, max_new_tokens, beam_size
-            )
-        else:
-            target_tokens, target_ids = self.target_ids(target)
-        target_in = [self.target_vocab.bos_id, *target_ids[:-1]]
-        return TranslationRun(
-            source_tokens=source_tokens,
-            target_tokens=target_tokens,
-            target_input_tokens=[BOS, *target_tokens[:-1]],
-            output_text=output_text,
-            blocks=self._attention(source, target_in),
-        )
+    ) -> AttentionRun:
+        """Translate `text`, or read the English `target` teacher-forced; return the
+        attention of every block for the resulting target tokens."""
+        return self.attention_run(self.read(text, target, max_new_tokens, beam_size))
 
     def target_ids(self, target: str) -> tuple[list[str], list[int]]:
         """Display tokens (as the user wrote them) and ids of an English text, </s>
@@ -202,12 +249,12 @@ class Translator:
                 self._banned_ids,
             )
 
-    def _attention(self, source: list[int], target_in: list[int]) -> AttentionBlocks:
+    def _attention(self, source: list[int], target_in: list[int]) -> dict[BlockName, np.ndarray]:
         with torch.no_grad():
             source_tensor = torch.tensor([source])  # (1, S)
             mask = torch.ones_like(source_tensor, dtype=torch.bool)  # (1, S)
             _, blocks = self.model(source_tensor, mask, torch.tensor([target_in]))  # (1, T)
-        return {name: weights[0].float().contiguous() for name, weights in blocks.items()}
+        return {name: weights[0].float().contiguous().numpy() for name, weights in blocks.items()}
 
     def _pad(self, sources: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(ids) for ids in sources)

@@ -4,13 +4,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
+from app.attention.analysis import AGGREGATES, Aggregate, Weighting
+from app.attention.errors import InputError
+from app.attention.run import AttentionRun
+from app.attention.steps import HeadInternals
 
 Family = Literal["encoder", "decoder", "encoder-decoder"]
-
-
-class InputError(ValueError):
-    """The request cannot be run as given; the message tells the caller what to change."""
 
 
 @dataclass(frozen=True)
@@ -35,42 +34,9 @@ class ModelInfo:
     variants: list[str] = field(default_factory=list)
     default_variant: str | None = None
     explainable: bool = False  # offers the step-by-step view of one head (POST /explain)
-
-
-@dataclass
-class AttentionRun:
-    """Everything one forward pass produced, before any selection or encoding.
-
-    Blocks are named `{stack}.{layer}.{kind}` and shaped [heads, queries, keys]:
-    encoder.L.self_attn is [H, S, S], decoder.L.self_attn is [H, T, T] and
-    decoder.L.cross_attn is [H, T, S].
-    """
-
-    source_tokens: list[str]
-    # Decoder rows: target_tokens[t] names query row t; target_input_tokens[t] is what the
-    # decoder read at step t (the key labels of decoder self-attention). For a seq2seq model
-    # row t emits target_tokens[t] after reading target_input_tokens[t] = target_tokens[t-1].
-    target_tokens: list[str]
-    target_input_tokens: list[str]
-    blocks: dict[str, torch.Tensor]
-    output_text: str | None = None
-
-
-@dataclass
-class HeadInternals:
-    """The real tensors of one attention head for one query, read from the model by hooks."""
-
-    tokens: list[str]  # the query positions' tokens
-    key_tokens: list[str]  # the key positions' tokens
-    query_index: int
-    query: torch.Tensor  # (d_k,) the query vector, after the model's W_Q projection
-    keys: torch.Tensor  # (n, d_k) after W_K
-    values: torch.Tensor  # (n, d_k) after W_V
-    scaling: float  # the factor the model multiplies q.k by: 1/sqrt(d_k)
-    model_weights: torch.Tensor  # (n,) the model's own attention row for this query
-    model_output: torch.Tensor  # (d_k,) the model's own output of this head for this query
-    # Keys the model masks out (a causal decoder's future): they get exactly zero weight.
-    masked: torch.Tensor | None = None  # (n,) bool
+    # The `weighting` and `aggregate` options a request may ask of this model.
+    weightings: list[Weighting] = field(default_factory=lambda: ["attention"])
+    aggregates: list[Aggregate] = field(default_factory=lambda: list(AGGREGATES))
 
 
 def resolve_query(tokens: list[str], query: int | str) -> int:

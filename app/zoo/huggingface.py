@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import (
     AutoConfig,
@@ -15,23 +16,22 @@ from transformers import (
     PretrainedConfig,
 )
 
-from app.zoo.base import (
-    AttentionRun,
-    Family,
-    HeadInternals,
-    InputError,
-    ModelAdapter,
-    ModelInfo,
-    check_layer_and_head,
-    resolve_query,
+from app.attention.analysis import AGGREGATES
+from app.attention.errors import InputError
+from app.attention.names import (
+    BlockName,
+    cross_attention,
+    decoder_self_attention,
+    encoder_self_attention,
 )
+from app.attention.run import AttentionRun
+from app.attention.steps import HeadInternals
+from app.zoo.base import Family, ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
 from app.zoo.capture import capture_calls
+from app.zoo.hf_tokens import Segment, decoded_segment, encode_text, token_list
+from app.zoo.value_norms import ValueSites, huggingface_value_sites, reading_value_norms
 
 log = logging.getLogger(__name__)
-
-# Subword markers that only say where a word starts or continues: shown without them.
-_WORD_START_MARKERS = ("Ġ", "▁")
-_CONTINUATION_MARKER = "##"
 
 
 def detect_family(config: PretrainedConfig) -> Family:
@@ -75,24 +75,6 @@ def _position_limit(config: PretrainedConfig, tokenizer: Any) -> int | None:
     return min(known) if known else None
 
 
-def display_token(tokenizer: Any, token_id: int) -> str:
-    """A token as a person should read it: markers stripped, whitespace made visible."""
-    if token_id in tokenizer.all_special_ids:
-        return str(tokenizer.convert_ids_to_tokens(token_id))
-    raw = str(tokenizer.convert_ids_to_tokens(token_id))
-    decoded = tokenizer.decode([token_id])
-    # Byte-level BPE splits some characters across tokens; such a piece decodes to U+FFFD.
-    text = raw if "\ufffd" in decoded else decoded
-    for marker in _WORD_START_MARKERS:
-        text = text.replace(marker, " ")
-    if text.startswith(_CONTINUATION_MARKER) and len(text) > len(_CONTINUATION_MARKER):
-        text = text[len(_CONTINUATION_MARKER) :]
-    stripped = text.strip()
-    if stripped:
-        return stripped
-    return text.replace("\n", "↵").replace("\t", "⇥").replace(" ", "␣") or "∅"
-
-
 def _load_model(path: Path, family: Family) -> Any:
     loader: Any = {
         "encoder": AutoModel,
@@ -130,11 +112,19 @@ def _check_count(attentions: tuple[torch.Tensor, ...] | None, expected: int, wha
         )
 
 
+def _blocks(attentions: tuple[torch.Tensor, ...], name: Any) -> dict[BlockName, np.ndarray]:
+    """The first (only) batch row of each layer's weights, float32 numpy, by block name."""
+    return {name(i): a[0].float().contiguous().numpy() for i, a in enumerate(attentions)}
+
+
 class HuggingFaceAdapter(ModelAdapter):
-    def __init__(self, info: ModelInfo, model: Any, tokenizer: Any) -> None:
+    def __init__(
+        self, info: ModelInfo, model: Any, tokenizer: Any, value_sites: ValueSites | None = None
+    ) -> None:
         self.info = info
         self.model = model
         self.tokenizer = tokenizer
+        self.value_sites = value_sites
         self.encoder_layers, self.decoder_layers = _layer_counts(model.config, info.family)
 
     @classmethod
@@ -153,15 +143,23 @@ class HuggingFaceAdapter(ModelAdapter):
             heads=_head_count(config),
             max_tokens=min(limit, max_tokens) if limit else max_tokens,
             explainable=family == "encoder" and _bert_self_attention(model, 0) is not None,
+            # Rollout composes one stack's self-attention; see app/attention/ops/rollout.py.
+            aggregates=["none", "heads"] if family == "encoder-decoder" else list(AGGREGATES),
         )
-        adapter = cls(info, model, tokenizer)
+        adapter = cls(info, model, tokenizer, huggingface_value_sites(model))
         adapter._self_test()
         return adapter
 
     def _self_test(self) -> None:
-        """Fail at start-up, not on a user's request, if the model hides its attention."""
+        """Fail at start-up, not on a user's request, if the model hides its attention; offer
+        value-norm weighting only if every block's value vectors were found."""
         example = self.info.examples[0].text if self.info.examples else "Hello world"
-        self.run(example, None, max_new_tokens=2)
+        run = self.run(example, None, max_new_tokens=2)
+        if self.value_sites and set(run.value_norms or ()) != set(run.blocks):
+            log.warning("%s: value vectors not found for every block; no value norms", self.info.id)
+            self.value_sites = None
+        if self.value_sites:
+            self.info = replace(self.info, weightings=["attention", "value_norm"])
 
     def run(
         self,
@@ -173,7 +171,7 @@ class HuggingFaceAdapter(ModelAdapter):
     ) -> AttentionRun:
         if variant is not None:
             raise InputError(f"model '{self.info.id}' has no variants; leave 'variant' out")
-        source_ids = self._encode(text, add_special_tokens=True, what="text")
+        source = self._encode(text, add_special_tokens=True, what="text")
         with torch.inference_mode():
             if self.info.family == "encoder":
                 if target is not None:
@@ -181,10 +179,10 @@ class HuggingFaceAdapter(ModelAdapter):
                         f"model '{self.info.id}' is an encoder: it reads one text and has no "
                         "decoder to force a target through; leave 'target' out"
                     )
-                return self._run_encoder(source_ids)
+                return self._run_encoder(source)
             if self.info.family == "decoder":
-                return self._run_decoder(source_ids, target, max_new_tokens)
-            return self._run_encoder_decoder(source_ids, target, max_new_tokens)
+                return self._run_decoder(source, target, max_new_tokens)
+            return self._run_encoder_decoder(source, target, max_new_tokens)
 
     def explain(
         self,
@@ -204,8 +202,8 @@ class HuggingFaceAdapter(ModelAdapter):
                 f"model '{self.info.id}' has one stack, 'encoder', and takes no target"
             )
         check_layer_and_head(stack, layer, self.encoder_layers, head, self.info.heads)
-        ids = self._encode(text, add_special_tokens=True, what="text")
-        tokens = self._tokens(ids)
+        source = self._encode(text, add_special_tokens=True, what="text")
+        tokens = token_list(self.tokenizer, [source]).texts()
         position = resolve_query(tokens, query)
         attention = _bert_self_attention(self.model, layer)
         watched = {
@@ -215,7 +213,7 @@ class HuggingFaceAdapter(ModelAdapter):
             "attention": attention,
         }
         with torch.inference_mode(), capture_calls(watched) as seen:
-            self.model(input_ids=torch.tensor([ids]), output_attentions=True)
+            self.model(input_ids=torch.tensor([source.ids]), output_attentions=True)
         size = attention.attention_head_size
         cut = slice(head * size, (head + 1) * size)
         output, weights = seen["attention"].output  # (1, n, H*d), (1, H, n, n)
@@ -231,108 +229,121 @@ class HuggingFaceAdapter(ModelAdapter):
             model_output=output[0, position, cut].float(),
         )
 
-    def _encode(self, text: str, *, add_special_tokens: bool, what: str) -> list[int]:
-        ids: list[int] = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
-        if not ids:
+    def _encode(self, text: str, *, add_special_tokens: bool, what: str) -> Segment:
+        segment = encode_text(self.tokenizer, text, add_special_tokens=add_special_tokens)
+        if not segment.ids:
             raise InputError(f"the {what} produced no tokens; type some words")
-        if len(ids) > self.info.max_tokens:
+        if len(segment.ids) > self.info.max_tokens:
             raise InputError(
-                f"the {what} is {len(ids)} tokens long; model '{self.info.id}' accepts at most "
-                f"{self.info.max_tokens}. Shorten it."
+                f"the {what} is {len(segment.ids)} tokens long; model '{self.info.id}' accepts "
+                f"at most {self.info.max_tokens}. Shorten it."
             )
-        return ids
+        return segment
 
-    def _tokens(self, ids: list[int]) -> list[str]:
-        return [display_token(self.tokenizer, i) for i in ids]
-
-    def _run_encoder(self, ids: list[int]) -> AttentionRun:
-        out = self.model(input_ids=torch.tensor([ids]), output_attentions=True)
+    def _run_encoder(self, source: Segment) -> AttentionRun:
+        with reading_value_norms(self.value_sites) as norms:
+            out = self.model(input_ids=torch.tensor([source.ids]), output_attentions=True)
         _check_count(out.attentions, self.encoder_layers, self.info.id)
-        blocks = {f"encoder.{i}.self_attn": a[0].float() for i, a in enumerate(out.attentions)}
-        return AttentionRun(self._tokens(ids), [], [], blocks)
+        return AttentionRun(
+            blocks=_blocks(out.attentions, encoder_self_attention),
+            source=token_list(self.tokenizer, [source]),
+            value_norms=norms or None,
+        )
 
-    def _run_decoder(self, ids: list[int], target: str | None, max_new_tokens: int) -> AttentionRun:
+    def _run_decoder(
+        self, prompt: Segment, target: str | None, max_new_tokens: int
+    ) -> AttentionRun:
         output_text = None
         if target is None:
-            prompt = torch.tensor([ids])
+            prompt_ids = torch.tensor([prompt.ids])
             generated = self.model.generate(
-                input_ids=prompt,
-                attention_mask=torch.ones_like(prompt),
+                input_ids=prompt_ids,
+                attention_mask=torch.ones_like(prompt_ids),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 num_beams=1,
                 pad_token_id=self._pad_id(),
             )
-            sequence: list[int] = generated[0].tolist()
-            output_text = self.tokenizer.decode(sequence[len(ids) :], skip_special_tokens=True)
+            written: list[int] = generated[0].tolist()[len(prompt.ids) :]
+            continuation = decoded_segment(self.tokenizer, written)
+            output_text = self.tokenizer.decode(written, skip_special_tokens=True)
         else:
-            sequence = ids + self._encode(target, add_special_tokens=False, what="target")
+            continuation = self._encode(target, add_special_tokens=False, what="target")
+        sequence = prompt.ids + continuation.ids
         if len(sequence) > self.info.max_tokens:
             raise InputError(
                 f"text and target together are {len(sequence)} tokens; model '{self.info.id}' "
                 f"accepts at most {self.info.max_tokens}. Shorten them."
             )
         # One pass over the whole sequence gives full [T, T] matrices for prompt and continuation.
-        out = self.model(input_ids=torch.tensor([sequence]), output_attentions=True)
+        with reading_value_norms(self.value_sites) as norms:
+            out = self.model(input_ids=torch.tensor([sequence]), output_attentions=True)
         _check_count(out.attentions, self.decoder_layers, self.info.id)
-        blocks = {f"decoder.{i}.self_attn": a[0].float() for i, a in enumerate(out.attentions)}
-        tokens = self._tokens(sequence)
-        return AttentionRun([], tokens, tokens, blocks, output_text)
+        tokens = token_list(self.tokenizer, [prompt, continuation])
+        return AttentionRun(
+            blocks=_blocks(out.attentions, decoder_self_attention),
+            target=tokens,
+            target_input=tokens,
+            value_norms=norms or None,
+            output_text=output_text,
+        )
 
     def _run_encoder_decoder(
-        self, ids: list[int], target: str | None, max_new_tokens: int
+        self, source: Segment, target: str | None, max_new_tokens: int
     ) -> AttentionRun:
-        source = torch.tensor([ids])
         start = self.model.config.decoder_start_token_id
         if start is None:
             raise RuntimeError(f"{self.info.id}: the config has no decoder_start_token_id")
         output_text = None
         if target is None:
+            source_ids = torch.tensor([source.ids])
             generated = self.model.generate(
-                input_ids=source,
-                attention_mask=torch.ones_like(source),
+                input_ids=source_ids,
+                attention_mask=torch.ones_like(source_ids),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 num_beams=1,
             )
             # A batch of one is never padded: everything after the start token was emitted.
-            emitted = generated[0].tolist()[1:]
-            output_text = self.tokenizer.decode(emitted, skip_special_tokens=True)
+            emitted = decoded_segment(self.tokenizer, generated[0].tolist()[1:])
+            output_text = self.tokenizer.decode(emitted.ids, skip_special_tokens=True)
         else:
-            emitted = self.tokenizer(text_target=target)["input_ids"]
-            if not emitted:
-                raise InputError(
-                    "the target produced no tokens; type a translation or leave it out"
-                )
-            if len(emitted) > self.info.max_tokens:
-                raise InputError(
-                    f"the target is {len(emitted)} tokens long; model '{self.info.id}' accepts "
-                    f"at most {self.info.max_tokens}. Shorten it."
-                )
-        decoder_input = [int(start), *emitted[:-1]]
-        out = self.model(
-            input_ids=source,
-            decoder_input_ids=torch.tensor([decoder_input]),
-            output_attentions=True,
-        )
+            emitted = self._target_segment(target)
+        decoder_input = [int(start), *emitted.ids[:-1]]
+        with reading_value_norms(self.value_sites) as norms:
+            out = self.model(
+                input_ids=torch.tensor([source.ids]),
+                decoder_input_ids=torch.tensor([decoder_input]),
+                output_attentions=True,
+            )
         _check_count(out.encoder_attentions, self.encoder_layers, f"{self.info.id} encoder")
         _check_count(out.decoder_attentions, self.decoder_layers, f"{self.info.id} decoder")
         _check_count(out.cross_attentions, self.decoder_layers, f"{self.info.id} cross")
-        blocks = {
-            f"encoder.{i}.self_attn": a[0].float() for i, a in enumerate(out.encoder_attentions)
-        }
-        for i, (self_attn, cross_attn) in enumerate(
-            zip(out.decoder_attentions, out.cross_attentions, strict=True)
-        ):
-            blocks[f"decoder.{i}.self_attn"] = self_attn[0].float()
-            blocks[f"decoder.{i}.cross_attn"] = cross_attn[0].float()
+        target_tokens = token_list(self.tokenizer, [emitted])
         return AttentionRun(
-            self._tokens(ids),
-            self._tokens(emitted),
-            self._tokens(decoder_input),
-            blocks,
-            output_text,
+            blocks={
+                **_blocks(out.encoder_attentions, encoder_self_attention),
+                **_blocks(out.decoder_attentions, decoder_self_attention),
+                **_blocks(out.cross_attentions, cross_attention),
+            },
+            source=token_list(self.tokenizer, [source]),
+            target=target_tokens,
+            target_input=target_tokens.shifted_right(self.tokenizer.convert_ids_to_tokens(start)),
+            value_norms=norms or None,
+            output_text=output_text,
         )
+
+    def _target_segment(self, target: str) -> Segment:
+        """The target as the decoder should emit it: the tokenizer's target-side encoding."""
+        emitted = encode_text(self.tokenizer, target, add_special_tokens=True, as_target=True)
+        if not emitted.ids:
+            raise InputError("the target produced no tokens; type a translation or leave it out")
+        if len(emitted.ids) > self.info.max_tokens:
+            raise InputError(
+                f"the target is {len(emitted.ids)} tokens long; model '{self.info.id}' accepts "
+                f"at most {self.info.max_tokens}. Shorten it."
+            )
+        return emitted
 
     def _pad_id(self) -> int | None:
         pad = self.tokenizer.pad_token_id

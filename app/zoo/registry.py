@@ -5,6 +5,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from app.attention import words
 from app.settings import Settings
 from app.zoo.base import Example, ModelAdapter, ModelInfo
 from app.zoo.huggingface import HuggingFaceAdapter
@@ -101,6 +102,7 @@ def _local_hf_entry(model_id: str, path: Path) -> ManifestEntry:
 
 def load_registry(settings: Settings) -> Registry:
     """Load every configured model; one that fails to load is logged and left out."""
+    words.warm_up()
     entries = read_manifest(settings.models_dir / "manifest.toml").models
     if settings.enabled_models is not None:
         entries = [e for e in entries if e.id in settings.enabled_models]

@@ -6,17 +6,13 @@ from typing import Any
 
 import torch
 
+from app.attention.errors import InputError
+from app.attention.run import AttentionRun
+from app.attention.steps import HeadInternals
 from app.seq2seq.translator import Translator
-from app.zoo.base import (
-    AttentionRun,
-    HeadInternals,
-    InputError,
-    ModelAdapter,
-    ModelInfo,
-    check_layer_and_head,
-    resolve_query,
-)
+from app.zoo.base import ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
 from app.zoo.capture import capture_calls
+from app.zoo.value_norms import ValueSites, reading_value_norms, transformer_translator_sites
 
 
 class Seq2SeqAdapter(ModelAdapter):
@@ -26,6 +22,10 @@ class Seq2SeqAdapter(ModelAdapter):
         self.info = info
         self._translators = translators
         self._default = default
+        self._value_sites: dict[str, ValueSites | None] = {
+            name: transformer_translator_sites(t.model) if t.family == "transformer" else None
+            for name, t in translators.items()
+        }
 
     @classmethod
     def from_folder(cls, path: Path, info: ModelInfo) -> "Seq2SeqAdapter":
@@ -44,6 +44,13 @@ class Seq2SeqAdapter(ModelAdapter):
             variants=list(first.variants),
             default_variant=first.variant,
             explainable=first.family == "transformer",
+            # Only the Transformer has value vectors and an output projection per head; the
+            # GRU models' context is the encoder states themselves.
+            weightings=["attention", "value_norm"]
+            if first.family == "transformer"
+            else ["attention"],
+            # Rollout composes one stack's self-attention; see app/attention/ops/rollout.py.
+            aggregates=["none", "heads"],
         )
         return cls(info, translators, default)
 
@@ -67,16 +74,12 @@ class Seq2SeqAdapter(ModelAdapter):
     ) -> AttentionRun:
         translator = self._translator(variant)
         try:
-            run = translator.attend(text, target, max_new_tokens=max_new_tokens)
+            reading = translator.read(text, target, max_new_tokens=max_new_tokens)
         except ValueError as error:  # the translator's messages say what to change
             raise InputError(str(error)) from None
-        return AttentionRun(
-            source_tokens=run.source_tokens,
-            target_tokens=run.target_tokens,
-            target_input_tokens=run.target_input_tokens,
-            blocks=run.blocks,
-            output_text=run.output_text,
-        )
+        with reading_value_norms(self._value_sites[variant or self._default]) as norms:
+            run = translator.attention_run(reading)
+        return replace(run, value_norms=norms or None)
 
     def explain(
         self,
@@ -103,14 +106,14 @@ class Seq2SeqAdapter(ModelAdapter):
             "mix": attention.W_o,  # its input is every head's output, side by side
             "attention": attention,
         }
-        # attend() ends with one teacher-forced pass over the whole target; a hook keeps the
-        # last call, so what it holds is that pass (generation steps, if any, come before).
+        try:
+            reading = translator.read(text, target, max_new_tokens=translator.max_target_tokens)
+        except ValueError as error:
+            raise InputError(str(error)) from None
         with capture_calls(watched) as seen:
-            run = self.run(
-                text, target, max_new_tokens=translator.max_target_tokens, variant=variant
-            )
-        queries = run.source_tokens if stack == "encoder" else run.target_tokens
-        keys = run.source_tokens if stack == "encoder" else run.target_input_tokens
+            run = translator.attention_run(reading)
+        queries = (run.source if stack == "encoder" else run.target).texts()
+        keys = (run.source if stack == "encoder" else run.target_input).texts()
         position = resolve_query(queries, query)
         size = attention.W_q.out_features // self.info.heads
         cut = slice(head * size, (head + 1) * size)

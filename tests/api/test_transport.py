@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.inference import InferenceGate, ServerBusyError
-from app.attention.encodings import decode
+from app.attention.ops.encode import decode
 from tests.conftest import DEMO_SENTENCE
 
 BODY = {"model": "minilm", "text": DEMO_SENTENCE}

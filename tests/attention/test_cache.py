@@ -1,11 +1,18 @@
-import torch
+import numpy as np
 
-from app.attention.cache import RunCache, run_size
-from app.zoo.base import AttentionRun
+from app.attention.cache import RunCache
+from app.attention.names import encoder_self_attention
+from app.attention.run import AttentionRun, TokenList
 
 
 def _run(n: int) -> AttentionRun:
-    return AttentionRun(["a"] * n, [], [], {"encoder.0.self_attn": torch.zeros(1, n, n)})
+    source = TokenList.build(["a"] * n, list(range(n)), [False] * n)
+    blocks = {encoder_self_attention(0): np.zeros((1, n, n), dtype=np.float32)}
+    return AttentionRun(blocks, source=source)
+
+
+def run_size(run: AttentionRun) -> int:
+    return run.size_bytes
 
 
 def test_least_recently_used_run_is_evicted_when_bytes_run_out() -> None:

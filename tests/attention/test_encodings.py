@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.attention.encodings import ENCODINGS, decode, encode
-from app.attention.pooling import pool_to
+from app.attention.ops.encode import ENCODINGS, decode, encode
+from app.attention.ops.pool import pool_to
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def run(model: Seq2SeqModel) -> dict[str, torch.Tensor]:
     model.eval()
     with torch.no_grad():
         _, blocks = model(SOURCE, SOURCE_MASK, TARGET_IN)
-    return blocks
+    return {str(name): weights for name, weights in blocks.items()}
 
 
 def test_transformer_attention_is_softmax_of_scaled_query_key_products() -> None:

@@ -35,7 +35,7 @@ def test_training_writes_a_loadable_model_folder(
     translator = Translator.load(root)
     run = translator.attend("我喜歡苹果。")
     assert isinstance(run.output_text, str)
-    assert run.source_tokens == ["我", "喜", "欢", "苹", "果", "。", "</s>"]
+    assert run.source.texts() == ["我", "喜", "欢", "苹", "果", "。", "</s>"]
 
 
 def test_luong_variants_live_in_one_folder_per_score(tiny_model_dirs: dict[str, Path]) -> None:

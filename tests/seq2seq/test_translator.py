@@ -4,33 +4,33 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
-import torch
 
-from app.seq2seq.translator import TranslationRun, Translator
+from app.attention.run import AttentionRun
+from app.seq2seq.translator import Translator
 
 
-def check_blocks(run: TranslationRun, translator: Translator) -> None:
-    sources, targets = len(run.source_tokens), len(run.target_tokens)
-    assert len(run.target_input_tokens) == targets
-    assert run.target_input_tokens[0] == "<s>"
-    assert run.target_input_tokens[1:] == run.target_tokens[:-1]
+def check_blocks(run: AttentionRun, translator: Translator) -> None:
+    sources, targets = len(run.source), len(run.target)
+    assert len(run.target_input) == targets
+    assert run.target_input.texts()[0] == "<s>"
+    assert run.target_input.texts()[1:] == run.target.texts()[:-1]
     heads = translator.heads
     expected = {"decoder.0.cross_attn"}
     if translator.family == "transformer":
         expected = {"encoder.0.self_attn"} | {
             f"decoder.{i}.{kind}" for i in range(2) for kind in ("self_attn", "cross_attn")
         }
-    assert set(run.blocks) == expected
+    assert {str(name) for name in run.blocks} == expected
     for name, weights in run.blocks.items():
-        stack, _, kind = name.split(".")
-        assert weights.dtype == torch.float32
-        queries = sources if stack == "encoder" else targets
-        keys = targets if (stack, kind) == ("decoder", "self_attn") else sources
+        assert weights.dtype == np.float32
+        queries = sources if name.stack == "encoder" else targets
+        keys = targets if (name.stack, name.kind) == ("decoder", "self_attn") else sources
         assert weights.shape == (heads, queries, keys), name
-        assert torch.allclose(weights.sum(dim=-1), torch.ones(heads, queries), atol=1e-4)
-        if (stack, kind) == ("decoder", "self_attn"):
-            assert weights.triu(diagonal=1).abs().max() == 0
+        assert np.allclose(weights.sum(axis=-1), 1, atol=1e-4)
+        if (name.stack, name.kind) == ("decoder", "self_attn"):
+            assert np.abs(np.triu(weights, k=1)).max() == 0
 
 
 @pytest.mark.parametrize("family", ["bahdanau", "luong", "transformer"])
@@ -40,13 +40,13 @@ def test_generated_and_teacher_forced_runs_have_consistent_blocks(
     translator = tiny_translators[family]
     generated = translator.attend("他喜欢茶。", max_new_tokens=6)
     assert generated.output_text is not None
-    assert 1 <= len(generated.target_tokens) <= 6
+    assert 1 <= len(generated.target) <= 6
     check_blocks(generated, translator)
 
     forced = translator.attend("他喜欢茶。", target="He likes tea.")
     assert forced.output_text is None
-    assert forced.target_tokens == ["He", "likes", "tea", ".", "</s>"]
-    assert forced.target_input_tokens == ["<s>", "He", "likes", "tea", "."]
+    assert forced.target.texts() == ["He", "likes", "tea", ".", "</s>"]
+    assert forced.target_input.texts() == ["<s>", "He", "likes", "tea", "."]
     check_blocks(forced, translator)
 
 
@@ -91,6 +91,6 @@ def test_concurrent_calls_on_one_translator_give_the_sequential_results(
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda text: translator.attend(text, max_new_tokens=6), texts))
     for got, want in zip(results, expected, strict=True):
-        assert got.target_tokens == want.target_tokens
+        assert got.target == want.target
         for name, weights in want.blocks.items():
-            assert torch.allclose(got.blocks[name], weights, atol=1e-6)
+            assert np.allclose(got.blocks[name], weights, atol=1e-6)

@@ -1,11 +1,15 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from app.zoo.base import Example, InputError, ModelInfo
-from app.zoo.huggingface import HuggingFaceAdapter, display_token
+from app.attention.errors import InputError
+from app.attention.names import BlockName
+from app.zoo.base import Example, ModelInfo
+from app.zoo.hf_tokens import display_token
+from app.zoo.huggingface import HuggingFaceAdapter
 from app.zoo.registry import package_folder
 from tests.tiny_models import FAMILY
 
@@ -25,10 +29,13 @@ def adapters(tiny_models: dict[str, Path]) -> dict[str, HuggingFaceAdapter]:
     }
 
 
-def _assert_rows_are_distributions(block: torch.Tensor) -> None:
-    sums = block.sum(dim=-1)
-    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+def _assert_rows_are_distributions(block: np.ndarray) -> None:
+    assert np.allclose(block.sum(axis=-1), 1, atol=1e-4)
     assert (block >= 0).all()
+
+
+def _names(run_blocks: object) -> list[str]:
+    return [str(name) for name in run_blocks]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("kind", list(FAMILY))
@@ -47,8 +54,8 @@ def test_encoder_returns_one_square_block_per_layer(
     adapters: dict[str, HuggingFaceAdapter],
 ) -> None:
     run = adapters["bert"].run(TEXT, None, max_new_tokens=4)
-    assert run.source_tokens == ["[CLS]", *TEXT.split(), "[SEP]"]
-    assert list(run.blocks) == ["encoder.0.self_attn", "encoder.1.self_attn"]
+    assert run.source.texts() == ["[CLS]", *TEXT.split(), "[SEP]"]
+    assert _names(run.blocks) == ["encoder.0.self_attn", "encoder.1.self_attn"]
     for block in run.blocks.values():
         assert block.shape == (4, 8, 8)
         _assert_rows_are_distributions(block)
@@ -59,16 +66,15 @@ def test_decoder_blocks_are_causal(kind: str, adapters: dict[str, HuggingFaceAda
     adapter = adapters[kind]
     run = adapter.run(TEXT, None, max_new_tokens=3)
     assert run.output_text is not None
-    assert run.source_tokens == []
-    n = len(run.target_tokens)
+    assert len(run.source) == 0
+    n = len(run.target)
     assert len(TEXT.split()) < n <= len(TEXT.split()) + 3
-    assert run.target_input_tokens == run.target_tokens
-    assert list(run.blocks) == [f"decoder.{i}.self_attn" for i in range(adapter.info.layers)]
+    assert run.target_input == run.target
+    assert _names(run.blocks) == [f"decoder.{i}.self_attn" for i in range(adapter.info.layers)]
     for block in run.blocks.values():
         assert block.shape == (adapter.info.heads, n, n)
         _assert_rows_are_distributions(block)
-        above_diagonal = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
-        assert block[:, above_diagonal].abs().max() == 0
+        assert np.abs(np.triu(block, k=1)).max() == 0
 
 
 def test_decoder_teacher_forcing_appends_the_target(
@@ -76,7 +82,7 @@ def test_decoder_teacher_forcing_appends_the_target(
 ) -> None:
     run = adapters["gpt2"].run(TEXT, TARGET, max_new_tokens=3)
     assert run.output_text is None
-    assert run.target_tokens == TEXT.split() + TARGET.split()
+    assert run.target.texts() == TEXT.split() + TARGET.split()
 
 
 @pytest.mark.parametrize("kind", ["bart", "t5"])
@@ -86,16 +92,16 @@ def test_encoder_decoder_has_self_causal_and_cross_blocks(
 ) -> None:
     adapter = adapters[kind]
     run = adapter.run(TEXT, target, max_new_tokens=4)
-    s, t = len(run.source_tokens), len(run.target_tokens)
+    s, t = len(run.source), len(run.target)
     assert (run.output_text is None) == (target is not None)
-    assert len(run.target_input_tokens) == t
+    assert len(run.target_input) == t
     # Row t read what row t-1 emitted: the decoder input is the target shifted right.
-    assert run.target_input_tokens[1:] == run.target_tokens[:-1]
+    assert run.target_input.texts()[1:] == run.target.texts()[:-1]
     if target is not None:
-        assert [tok for tok in run.target_tokens if tok.isalpha()] == TARGET.split()
-    encoder = [n for n in run.blocks if n.startswith("encoder.")]
-    cross = [n for n in run.blocks if n.endswith("cross_attn")]
-    decoder_self = [n for n in run.blocks if n.startswith("decoder.") and "self" in n]
+        assert [tok for tok in run.target.texts() if tok.isalpha()] == TARGET.split()
+    encoder = [n for n in run.blocks if n.stack == "encoder"]
+    cross = [n for n in run.blocks if n.kind == "cross_attn"]
+    decoder_self = [n for n in run.blocks if n == BlockName("decoder", n.layer, "self_attn")]
     assert len(encoder) == adapter.encoder_layers
     assert len(cross) == len(decoder_self) == adapter.decoder_layers
     heads = adapter.info.heads
@@ -108,7 +114,7 @@ def test_encoder_decoder_has_self_causal_and_cross_blocks(
         block = run.blocks[name]
         assert block.shape == (heads, t, t)
         _assert_rows_are_distributions(block)
-        assert torch.triu(block, diagonal=1).abs().max() == 0
+        assert np.abs(np.triu(block, k=1)).max() == 0
 
 
 def test_bart_counts_encoder_and_decoder_layers_apart(

@@ -6,9 +6,13 @@ from fastapi import APIRouter, Response
 from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas import AttentionOut, AttentionRequest
+from app.attention.analysis import Options
+from app.attention.errors import InputError
 from app.attention.payload import render_attention
+from app.attention.run import AttentionRun
 from app.settings import Settings
-from app.zoo.base import AttentionRun, InputError
+from app.zoo.base import ModelInfo
+from app.zoo.registry import Registry
 
 router = APIRouter(prefix="/api/v1", tags=["attention"])
 
@@ -63,6 +67,24 @@ def _new_token_budget(requested: int | None, settings: Settings) -> int:
     return requested
 
 
+def check_options(options: Options, info: ModelInfo, registry: Registry) -> None:
+    """Refuse, before any forward pass, what this model cannot offer, naming what can."""
+    if options.weighting not in info.weightings:
+        able = [i.id for i in registry.infos() if options.weighting in i.weightings]
+        raise InputError(
+            f"model '{info.id}' does not offer weighting '{options.weighting}': it needs the "
+            "value vectors and output projection of every head, which this model's layout "
+            f"does not expose. Models that offer it: {', '.join(able) or 'none'}."
+        )
+    if options.aggregate not in info.aggregates:
+        raise InputError(
+            f"model '{info.id}' does not offer aggregate '{options.aggregate}': rollout "
+            "composes one stack's self-attention layer by layer, and an encoder-decoder's "
+            "decoder also reads the source through cross-attention, which rollout has no rule "
+            f"for. Choose one of: {', '.join(info.aggregates)}."
+        )
+
+
 @router.post(
     "/attention",
     summary="Every attention matrix of one model run, per layer and head",
@@ -78,6 +100,13 @@ async def attention(
 ) -> Response:
     adapter = registry.get(request.model)
     check_texts(request.text, request.target, settings)
+    options = Options(
+        granularity=request.granularity,
+        special_tokens=request.special_tokens,
+        aggregate=request.aggregate,
+        weighting=request.weighting,
+    )
+    check_options(options, adapter.info, registry)
     budget = _new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
     generates = request.target is None and adapter.info.family != "encoder"
@@ -105,6 +134,7 @@ async def attention(
             adapter.info.id,
             variant,
             run,
+            options=options,
             layers=request.layers,
             heads=request.heads,
             encoding=request.encoding,

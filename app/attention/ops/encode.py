@@ -34,3 +34,9 @@ def decode(payload: Any, shape: list[int], encoding: Encoding) -> np.ndarray:
     if encoding == "uint8":
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) / 255.0).reshape(shape)
     return np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(shape)
+
+
+def totals_encoding(encoding: Encoding) -> Encoding:
+    """Row totals are not weights in [0, 1]: bytes would clip them, so they travel as half
+    floats whenever the weights travel compactly."""
+    return "json" if encoding == "json" else "float16"

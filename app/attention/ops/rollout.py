@@ -1,0 +1,44 @@
+"""Attention rollout (Abnar & Zuidema, 2020): what each position drew on through all the
+layers so far, not through one layer alone.
+
+Per layer, the head mean Ā_l; the residual connection carries each position's own state
+forward, so Â_l = 0.5·Ā_l + 0.5·I, rows renormalized; the rollout to layer L is
+R_L = Â_L · … · Â_0. It treats the residual as exactly half and ignores the feed-forward
+layers and the value vectors: a rough picture of the flow, not a proof of influence.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from app.attention.errors import InputError
+from app.attention.ops.rows import normalize_rows
+from app.attention.view import View, ViewBlock
+
+ENCODER_DECODER_REFUSAL = (
+    "rollout composes one stack's self-attention layer by layer; in an encoder-decoder the "
+    "decoder also reads the source through cross-attention, which rollout has no rule for. "
+    "Use aggregate 'heads' (or 'none') with this model."
+)
+
+
+def rollout(view: View) -> View:
+    """Each self-attention block becomes the rollout through layers 0..its own, [1, S, S].
+
+    `view` must hold every layer from 0 up, of one stack, each block square with the same
+    labels on both axes.
+    """
+    stacks = {block.name.stack for block in view.blocks}
+    if len(stacks) > 1 or any(b.name.kind != "self_attn" for b in view.blocks):
+        raise InputError(ENCODER_DECODER_REFUSAL)
+    blocks: list[ViewBlock] = []
+    composed: np.ndarray | None = None
+    for layer, block in enumerate(sorted(view.blocks, key=lambda b: b.name.layer)):
+        if block.name.layer != layer:
+            raise ValueError(f"rollout needs every layer from 0; layer {layer} is missing")
+        size = block.data.shape[1]
+        mixed, _ = normalize_rows(0.5 * block.data.mean(axis=0) + 0.5 * np.eye(size))  # (S, S)
+        composed = mixed if composed is None else mixed @ composed
+        data = composed.astype(np.float32)[None]  # (1, S, S)
+        blocks.append(replace(block, data=data, row_totals=None))
+    return replace(view, blocks=blocks)

@@ -1,0 +1,28 @@
+"""Dropping special tokens ([CLS], [SEP], <s>, </s>): attention sinks that crush the colour
+scale. Their rows and columns go, and every remaining row is renormalized to sum to 1."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from app.attention.ops.rows import normalize_rows
+from app.attention.view import View
+
+
+def drop_special_tokens(view: View) -> View:
+    keep = {
+        which: [i for i, label in enumerate(labels) if not label.special]
+        for which, labels in view.labels.items()
+    }
+    blocks = []
+    for block in view.blocks:
+        rows, cols = keep[block.name.axes.rows], keep[block.name.axes.cols]
+        cut = block.data[:, rows][:, :, cols]  # (h, Q', K')
+        data, kept_mass = normalize_rows(cut)
+        totals = None
+        if block.row_totals is not None:
+            # still "the row's sum before normalizing", now over the keys that are left
+            totals = (block.row_totals[:, rows] * kept_mass).astype(np.float32)
+        blocks.append(replace(block, data=data, row_totals=totals))
+    labels = {which: [labels[i] for i in keep[which]] for which, labels in view.labels.items()}
+    return View(labels, blocks)

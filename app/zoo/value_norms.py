@@ -1,0 +1,177 @@
+"""Value norms ||f_h(x_j)|| read from a model's own projections during its forward pass.
+
+For value-weighted attention (app/attention/ops/value_norm.py) each head h needs, for every
+key j, the size of what that key carries into the output: f_h(x_j) = (x_j W_V + b_V) W_O^h,
+where W_O^h is head h's rows of the output projection. x_j W_V + b_V is read with a forward
+hook on the model's value projection, exactly as the model computed it; W_O^h is a slice of
+the output projection's weight.
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from app.attention.names import (
+    BlockName,
+    cross_attention,
+    decoder_self_attention,
+    encoder_self_attention,
+)
+from app.zoo.capture import capture_calls
+
+
+@dataclass(frozen=True)
+class ValueSite:
+    """Where one attention block's value vectors are made, and where they go."""
+
+    projection: nn.Module  # its output holds x W_V + b_V for every key
+    out_weight: torch.Tensor  # (heads * head_dim, d_model): W_O, from head outputs to the model
+    head_dim: int
+    columns: slice | None = None  # the value columns of a fused q/k/v projection (GPT-2)
+    # (heads, head_dim, head_dim) W_O^h W_O^hᵀ in float64: ||v W_O^h||² = v G_h vᵀ
+    gram: torch.Tensor = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        per_head = self.out_weight.detach().double().reshape(self.heads, self.head_dim, -1)
+        object.__setattr__(self, "gram", per_head @ per_head.transpose(1, 2))
+
+    @property
+    def heads(self) -> int:
+        return self.out_weight.shape[0] // self.head_dim
+
+    def norms(self, projected: torch.Tensor) -> np.ndarray:
+        """(heads, keys) float32 ||f_h(x_j)|| from the projection's output (1, keys, width)."""
+        values = projected[0] if self.columns is None else projected[0, :, self.columns]
+        keys = values.shape[0]
+        kv_heads = values.shape[1] // self.head_dim
+        # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
+        per_head = values.double().reshape(keys, kv_heads, self.head_dim)
+        per_head = per_head.repeat_interleave(self.heads // kv_heads, dim=1)  # (K, H, d)
+        squared = torch.einsum("khd,hde,khe->hk", per_head, self.gram, per_head)
+        return squared.clamp_min(0).sqrt().float().numpy()
+
+
+ValueSites = Mapping[BlockName, ValueSite]
+
+
+@contextmanager
+def reading_value_norms(sites: ValueSites | None) -> Iterator[dict[BlockName, np.ndarray]]:
+    """Yield a dict that, after the `with` body ran the model once, holds each block's norms.
+
+    With no sites (a model whose value path is not known) it stays empty.
+    """
+    norms: dict[BlockName, np.ndarray] = {}
+    if not sites:
+        yield norms
+        return
+    modules = {str(name): site.projection for name, site in sites.items()}
+    with capture_calls(modules) as seen:
+        yield norms
+    for name, site in sites.items():
+        call = seen.get(str(name))
+        if call is not None:
+            norms[name] = site.norms(call.output)
+
+
+def _linear_in_out(module: Any) -> torch.Tensor:
+    """A projection's weight as (inputs, outputs): nn.Linear stores it the other way round."""
+    weight: torch.Tensor = module.weight
+    return weight.t() if isinstance(module, nn.Linear) else weight
+
+
+def _bert_sites(base: Any) -> dict[BlockName, ValueSite]:
+    return {
+        encoder_self_attention(i): ValueSite(
+            layer.attention.self.value,
+            _linear_in_out(layer.attention.output.dense),
+            layer.attention.self.attention_head_size,
+        )
+        for i, layer in enumerate(base.encoder.layer)
+    }
+
+
+def _gpt2_sites(base: Any) -> dict[BlockName, ValueSite]:
+    sites = {}
+    for i, block in enumerate(base.h):
+        width = block.attn.embed_dim
+        sites[decoder_self_attention(i)] = ValueSite(
+            block.attn.c_attn,  # fused: [queries | keys | values]
+            _linear_in_out(block.attn.c_proj),
+            block.attn.head_dim,
+            columns=slice(2 * width, 3 * width),
+        )
+    return sites
+
+
+def _llama_sites(base: Any) -> dict[BlockName, ValueSite]:
+    return {
+        decoder_self_attention(i): ValueSite(
+            layer.self_attn.v_proj,
+            _linear_in_out(layer.self_attn.o_proj),
+            layer.self_attn.head_dim,
+        )
+        for i, layer in enumerate(base.layers)
+    }
+
+
+def _bart_site(attention: Any) -> ValueSite:
+    return ValueSite(attention.v_proj, _linear_in_out(attention.out_proj), attention.head_dim)
+
+
+def _bart_sites(base: Any) -> dict[BlockName, ValueSite]:
+    sites = {
+        encoder_self_attention(i): _bart_site(layer.self_attn)
+        for i, layer in enumerate(base.encoder.layers)
+    }
+    for i, layer in enumerate(base.decoder.layers):
+        sites[decoder_self_attention(i)] = _bart_site(layer.self_attn)
+        sites[cross_attention(i)] = _bart_site(layer.encoder_attn)
+    return sites
+
+
+# Model types whose value path is exactly "projection, then per-head mix, then output
+# projection", by module layout. Another type with the same module names may transform the
+# values in between (a norm on v, say), so it is not guessed: it gets no value norms.
+HUGGINGFACE_LAYOUTS = {
+    "bert": _bert_sites,
+    "roberta": _bert_sites,
+    "xlm-roberta": _bert_sites,
+    "electra": _bert_sites,
+    "gpt2": _gpt2_sites,
+    "llama": _llama_sites,
+    "mistral": _llama_sites,
+    "qwen2": _llama_sites,
+    "bart": _bart_sites,
+    "mbart": _bart_sites,
+    "marian": _bart_sites,
+}
+
+
+def huggingface_value_sites(model: Any) -> dict[BlockName, ValueSite] | None:
+    layout = HUGGINGFACE_LAYOUTS.get(getattr(model.config, "model_type", ""))
+    return None if layout is None else layout(model.base_model)
+
+
+def transformer_translator_sites(model: Any) -> dict[BlockName, ValueSite]:
+    """The project's own Transformer (app/seq2seq/transformer.py): W_v, then W_o."""
+
+    def site(attention: Any) -> ValueSite:
+        return ValueSite(
+            attention.W_v,
+            _linear_in_out(attention.W_o),
+            attention.W_v.out_features // attention.heads,
+        )
+
+    sites = {
+        encoder_self_attention(i): site(layer.self_attn)
+        for i, layer in enumerate(model.encoder_layers)
+    }
+    for i, layer in enumerate(model.decoder_layers):
+        sites[decoder_self_attention(i)] = site(layer.self_attn)
+        sites[cross_attention(i)] = site(layer.cross_attn)
+    return sites
