@@ -222,6 +222,12 @@ class BlockOut(BaseModel):
     pooled_from: list[int] | None = Field(
         None, description="The full [heads, queries, keys] when max_size pooled the block."
     )
+    explainable: bool = Field(
+        description=(
+            "POST /api/v1/explain can open this block's heads step by step (with this block's "
+            "stack): self-attention of an explainable model, shown raw (default options)."
+        )
+    )
     row_totals: list[list[float]] | str | None = Field(
         None,
         description=(

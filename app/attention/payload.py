@@ -14,7 +14,9 @@ from app.attention.run import AttentionRun
 from app.attention.view import View, ViewBlock
 
 
-def block_payload(block: ViewBlock, encoding: Encoding, max_size: int | None) -> dict[str, Any]:
+def block_payload(
+    block: ViewBlock, encoding: Encoding, max_size: int | None, explainable: bool
+) -> dict[str, Any]:
     full_shape = list(block.data.shape)
     pooled = block.data if max_size is None else pool_to(block.data, max_size)
     data = np.ascontiguousarray(pooled, dtype=np.float32)
@@ -31,6 +33,7 @@ def block_payload(block: ViewBlock, encoding: Encoding, max_size: int | None) ->
         "shape": list(data.shape),
         "encoding": encoding,
         "data": encode(data, encoding),
+        "explainable": explainable and block.name.kind == "self_attn",
     }
     if list(data.shape) != full_shape:
         payload["pooled_from"] = full_shape
@@ -58,8 +61,12 @@ def render_attention(
     heads: list[int] | None,
     encoding: Encoding,
     max_size: int | None,
+    explainable: bool = False,
 ) -> bytes:
+    """The response body. `explainable`: the model offers POST /explain, which opens its
+    self-attention heads step by step on the raw token-level weights."""
     view = analyse(run, options, layers, heads)
+    step_by_step = explainable and options == Options()
     payload = {
         "model": model_id,
         "variant": variant,
@@ -70,7 +77,7 @@ def render_attention(
         # or special tokens are gone: any client can check or redo the merge.
         "token_groups": _tokens(view, "positions") if options.regroups_tokens else None,
         "output_text": run.output_text,
-        "blocks": [block_payload(b, encoding, max_size) for b in view.blocks],
+        "blocks": [block_payload(b, encoding, max_size, step_by_step) for b in view.blocks],
     }
     # orjson writes float32 arrays directly, an order of magnitude faster than json + tolist().
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)

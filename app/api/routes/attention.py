@@ -139,6 +139,7 @@ async def attention(
             heads=request.heads,
             encoding=request.encoding,
             max_size=request.max_size,
+            explainable=adapter.info.explainable,
         )
 
     # Encoding a long run takes a while too: keep it off the event loop.
