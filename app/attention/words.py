@@ -54,32 +54,34 @@ def token_word_ids(
 
     `token_spans[i]` is the [start, end) of token i in `text`, or None for a token with no
     text of its own (a special token). A token joins the word of its first non-space
-    character; a token with only spaces is a word of its own, and one with no characters at
-    all (the rest of a character split across tokens) joins the token before it.
-    Consecutive tokens with the same id are one word; the texts are keyed by id.
+    character. A token of one space (byte-level BPE splits its word-start marker off before
+    some characters) joins the word after it; one with no characters at all (the rest of a
+    character split across tokens) joins the word before it; any other token of only
+    whitespace (a line break) is a word of its own. Consecutive tokens with the same id are
+    one word; the texts are keyed by id.
     """
     words = word_spans(text)
     word_at = [-1] * len(text)
     for index, (start, end) in enumerate(words):
         word_at[start:end] = [index] * (end - start)
-    ids: list[int] = []
-    texts: dict[int, str] = {}
-    next_own = len(words)  # ids for tokens outside any word
+    found: list[int | None] = []  # the reader word of each token, where it has one
     for span in token_spans:
-        if span is None:
-            ids.append(next_own)
-            next_own += 1
-            continue
-        start, end = span
-        inside = [word_at[i] for i in range(start, min(end, len(text))) if word_at[i] >= 0]
-        if inside:
-            ids.append(inside[0])
-            word_start, word_end = words[inside[0]]
-            texts[inside[0]] = text[word_start:word_end]
-        elif start >= end and ids:
+        inside = [] if span is None else [i for i in word_at[span[0] : span[1]] if i >= 0]
+        found.append(inside[0] if inside else None)
+    ids: list[int] = []
+    texts = {index: text[start:end] for index, (start, end) in enumerate(words)}
+    next_own = len(words)  # ids for tokens outside every word
+    for position, (span, word) in enumerate(zip(token_spans, found, strict=True)):
+        following = found[position + 1] if position + 1 < len(found) else None
+        if word is not None:
+            ids.append(word)
+        elif span is not None and text[span[0] : span[1]] == " " and following is not None:
+            ids.append(following)
+        elif span is not None and span[0] >= span[1] and ids and token_spans[position - 1]:
             ids.append(ids[-1])
         else:
             ids.append(next_own)
-            texts[next_own] = text[start:end]
+            if span is not None:
+                texts[next_own] = text[span[0] : span[1]]
             next_own += 1
     return ids, texts

@@ -74,7 +74,9 @@ def encode_text(
 
 def decoded_segment(tokenizer: Any, ids: Sequence[int]) -> Segment:
     """Spans for ids with no text of their own (generated): token i covers what decoding the
-    ids up to i adds to the text. Quadratic in the length, for the few generated tokens."""
+    ids up to i adds to the text. Quadratic in the length, for the few generated tokens.
+    Byte-level BPE and SentencePiece decode to the exact text; WordPiece decodes with spaces
+    around punctuation, so there "didn't" comes back as three words."""
     specials = set(tokenizer.all_special_ids)
     text = ""
     kept: list[int] = []
