@@ -1,16 +1,6 @@
-// Attention blocks as flat Float32Arrays in [head, query, key] order, and the views of them
-// the page draws: one head's matrix, or the mean over heads.
-
-export const KINDS = [
-  { key: "encoder.self_attn", label: "Encoder self-attention", rows: "source", cols: "source" },
-  {
-    key: "decoder.self_attn",
-    label: "Decoder self-attention (masked)",
-    rows: "target",
-    cols: "target_input",
-  },
-  { key: "decoder.cross_attn", label: "Cross-attention (target → source)", rows: "target", cols: "source" },
-];
+// Attention blocks as flat Float32Arrays in [entry, query, key] order, and the views of them
+// the page draws: one entry's matrix, or the mean over entries. What a block is and which
+// tokens label it comes with the block itself (label, rows, cols): no table of kinds here.
 
 export const MEAN = "mean";
 
@@ -37,6 +27,19 @@ function base64Bytes(text) {
   return bytes;
 }
 
+function halves(text) {
+  const bytes = base64Bytes(text);
+  const view = new DataView(bytes.buffer);
+  const data = new Float32Array(bytes.length / 2);
+  for (let i = 0; i < data.length; i += 1) data[i] = HALF_TO_FLOAT[view.getUint16(2 * i, true)];
+  return data;
+}
+
+// Nested JSON lists of any depth, flattened in row-major order.
+function flatten(nested) {
+  return Float32Array.from(nested.flat(Infinity));
+}
+
 function decodeData(block) {
   if (block.encoding === "uint8") {
     const bytes = base64Bytes(block.data);
@@ -44,31 +47,23 @@ function decodeData(block) {
     for (let i = 0; i < bytes.length; i += 1) data[i] = bytes[i] / 255;
     return data;
   }
-  if (block.encoding === "float16") {
-    const bytes = base64Bytes(block.data);
-    const halves = new DataView(bytes.buffer);
-    const data = new Float32Array(bytes.length / 2);
-    for (let i = 0; i < data.length; i += 1) data[i] = HALF_TO_FLOAT[halves.getUint16(2 * i, true)];
-    return data;
-  }
-  const [h, q, k] = block.shape;
-  const data = new Float32Array(h * q * k);
-  let i = 0;
-  for (const head of block.data) {
-    for (const row of head) {
-      data.set(row, i);
-      i += row.length;
-    }
-  }
-  return data;
+  if (block.encoding === "float16") return halves(block.data);
+  return flatten(block.data);
 }
 
-// A block from the wire (any encoding) with its data as one flat Float32Array.
+// Row totals (value-norm weighting only) are half floats whenever the weights travel compactly.
+function decodeRowTotals(totals) {
+  if (totals == null) return null;
+  return typeof totals === "string" ? halves(totals) : flatten(totals);
+}
+
+// A block from the wire (any encoding) with its data as one flat Float32Array and, under
+// value-norm weighting, its row totals as one flat Float32Array [entry, query].
 export function fromWire(block) {
-  return { ...block, kindKey: `${block.stack}.${block.kind}`, data: decodeData(block) };
+  return { ...block, data: decodeData(block), rowTotals: decodeRowTotals(block.row_totals) };
 }
 
-// The matrix of one head (`head` is a position along axis 0) or the mean over all heads,
+// The matrix of one entry (`head` is a position along axis 0) or the mean over all entries,
 // as an array of rows, the shape Plotly's heatmap wants.
 export function matrix(block, head) {
   const [h, q, k] = block.shape;
@@ -89,7 +84,31 @@ export function matrix(block, head) {
   return rows;
 }
 
-export function kindsPresent(blocks) {
-  const present = new Set(blocks.map((b) => b.kindKey));
-  return KINDS.filter((kind) => present.has(kind.key));
+// Each row's total before normalizing (value-norm weighting), for one entry or the mean over
+// entries; null when the block carries none.
+export function rowTotals(block, head) {
+  if (!block.rowTotals) return null;
+  const [h, q] = block.shape;
+  const totals = [];
+  for (let i = 0; i < q; i += 1) {
+    if (head === MEAN) {
+      let sum = 0;
+      for (let j = 0; j < h; j += 1) sum += block.rowTotals[j * q + i];
+      totals.push(sum / h);
+    } else {
+      totals.push(block.rowTotals[head * q + i]);
+    }
+  }
+  return totals;
+}
+
+// The blocks grouped into views by the label the response gives them, in the order it lists
+// them: one group per tab, one block per layer in each.
+export function groupByLabel(blocks) {
+  const groups = new Map();
+  for (const block of blocks) {
+    if (!groups.has(block.label)) groups.set(block.label, { label: block.label, blocks: [] });
+    groups.get(block.label).blocks.push(block);
+  }
+  return [...groups.values()];
 }

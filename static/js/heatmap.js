@@ -43,7 +43,17 @@ function fewShortLabels(tokens) {
 
 export function drawHeatmap(
   div,
-  { z, rowTokens, colTokens, rowTitle, colTitle, highlightRow = null, title = null, compact = false },
+  {
+    z,
+    rowTokens,
+    colTokens,
+    rowTitle,
+    colTitle,
+    rowTotals = null,
+    highlightRow = null,
+    title = null,
+    compact = false,
+  },
 ) {
   const n = Math.max(rowTokens.length, colTokens.length);
   const cell = compact ? (n <= 24 ? 22 : 9) : n <= 24 ? 34 : n <= 64 ? 14 : 7;
@@ -60,6 +70,12 @@ export function drawHeatmap(
     xgap: n <= 64 ? 1 : 0,
     ygap: n <= 64 ? 1 : 0,
   };
+  // Value-norm weighting: each row was scaled to 1; its total before that says how much the
+  // query's attended values weigh at all.
+  if (rowTotals) {
+    trace.customdata = rowTotals.map((total) => new Array(colTokens.length).fill(total));
+    trace.hovertemplate = "%{text}<br>weight %{z:.4f}<br>row total Σα‖f(x)‖ %{customdata:.3f}<extra></extra>";
+  }
   if (n <= SHOW_VALUES_UP_TO && !compact) {
     trace.texttemplate = "%{z:.2f}";
     trace.textfont = { size: 10 };

@@ -1,9 +1,12 @@
-// Wires the page: pick a model, run it on a sentence, then browse kinds, layers and heads.
+// Wires the page: pick a model, run it on a sentence, then browse its blocks, layers and
+// heads under the analysis options. Every block says how to label itself (label, rows, cols),
+// so nothing here knows one kind of attention from another.
 
-import { drawAlignment } from "./alignment.js";
 import { fetchAttention, fetchExplain, fetchModels } from "./api.js";
-import { MEAN, fromWire, kindsPresent, matrix } from "./blocks.js";
+import { MEAN, fromWire, groupByLabel, matrix, rowTotals } from "./blocks.js";
 import { drawHeatmap } from "./heatmap.js";
+import { drawLines } from "./lines.js";
+import { combinedEntry, describeOptions, offerOptions, readOptions } from "./options.js";
 import { drawOverview } from "./overview.js";
 import { renderSteps } from "./steps.js";
 import { el } from "./text.js";
@@ -16,9 +19,10 @@ const THUMBNAIL_SIZE = 48;
 
 const state = {
   models: new Map(),
-  result: null, // { body, blocks (pooled), kinds, request, model, focus: Map layer -> blocks }
+  // { body, blocks (pooled), groups, request (the run), options, model, focus: Map layer -> blocks }
+  result: null,
   query: null, // the query row opened step by step
-  kind: null,
+  group: null, // the label of the blocks shown: one tab per label
   layer: 0,
   head: MEAN,
   inFlight: null,
@@ -78,6 +82,7 @@ function selectModel(model, { keepText = false } = {}) {
     $("target").value = model.examples[0]?.target ?? "";
   }
   fillExamples(model);
+  offerOptions($("options"), model);
 }
 
 async function run() {
@@ -88,26 +93,36 @@ async function run() {
     showError("Type a sentence first.");
     return;
   }
+  const request = { model: model.id, text };
+  const target = $("target").value;
+  if (!$("target-row").hidden && target.trim()) request.target = target;
+  if (model.variants.length) request.variant = $("variant").value;
+  await load(model, request, `Running ${model.name}…`);
+}
+
+// Fetches the overview of `request` (a run: model, text, target, variant) under the options
+// the controls show. Changing an option loads the last run's request again: the server keeps
+// the run, so this is no second forward pass.
+async function load(model, request, message) {
   state.inFlight?.abort();
   const controller = new AbortController();
   state.inFlight = controller;
+  const options = readOptions($("options"));
   showError("");
-  setBusy(true, `Running ${model.name}…`);
-  const payload = { model: model.id, text };
-  const target = $("target").value;
-  if (!$("target-row").hidden && target.trim()) payload.target = target;
-  if (model.variants.length) payload.variant = $("variant").value;
+  setBusy(true, message);
   try {
     const body = await fetchAttention(
-      { ...payload, encoding: "uint8", max_size: THUMBNAIL_SIZE },
+      { ...request, ...options, encoding: "uint8", max_size: THUMBNAIL_SIZE },
       controller.signal,
     );
     const blocks = body.blocks.map(fromWire);
-    state.result = { body, blocks, kinds: kindsPresent(blocks), request: payload, model, focus: new Map() };
+    const groups = groupByLabel(blocks);
+    state.result = { body, blocks, groups, request, options, model, focus: new Map() };
     state.query = null;
-    const kinds = state.result.kinds.map((k) => k.key);
-    // Cross-attention is the alignment, the picture a translator's user came for.
-    if (!kinds.includes(state.kind)) state.kind = kinds.includes("decoder.cross_attn") ? "decoder.cross_attn" : kinds[0];
+    // Default to the last group the response lists: for a translator that is cross-attention,
+    // the alignment its user came for.
+    if (!groups.some((g) => g.label === state.group)) state.group = groups.at(-1).label;
+    $("compare-grid").replaceChildren();
     setBusy(false, `${model.name}: ${blocks.length} blocks`);
     render();
   } catch (error) {
@@ -119,11 +134,11 @@ async function run() {
   }
 }
 
-// The full-resolution blocks of one layer (all kinds, all heads), fetched once per result.
+// The full-resolution blocks of one layer (every group, every head), fetched once per result.
 function focusBlocks(layer) {
-  const { focus, request } = state.result;
+  const { focus, request, options } = state.result;
   if (!focus.has(layer)) {
-    const pending = fetchAttention({ ...request, layers: [layer], encoding: "float16" }).then(
+    const pending = fetchAttention({ ...request, ...options, layers: [layer], encoding: "float16" }).then(
       (body) => body.blocks.map(fromWire),
     );
     pending.catch(() => focus.delete(layer));
@@ -132,26 +147,37 @@ function focusBlocks(layer) {
   return focus.get(layer);
 }
 
-function blocksOfKind() {
-  return state.result.blocks.filter((b) => b.kindKey === state.kind);
+function currentGroup() {
+  return state.result.groups.find((g) => g.label === state.group);
+}
+
+// The block on show in the overview response: its flags (explainable) and name.
+function shownBlock() {
+  return currentGroup().blocks.find((b) => b.layer === state.layer);
+}
+
+// The head the view draws: under a combined aggregate each block has one entry.
+function viewHead() {
+  return combinedEntry(state.result.body.options) ? MEAN : state.head;
 }
 
 function renderTabs() {
-  const tabs = state.result.kinds.map((kind) => {
+  const tabs = state.result.groups.map((group) => {
     const tab = el("button", {
       type: "button",
       role: "tab",
       className: "tab",
-      text: kind.label,
-      ariaSelected: String(kind.key === state.kind),
+      text: group.label,
+      ariaSelected: String(group.label === state.group),
     });
     tab.addEventListener("click", () => {
-      state.kind = kind.key;
+      state.group = group.label;
+      state.query = null;
       render();
     });
     return tab;
   });
-  $("kind-tabs").replaceChildren(...tabs);
+  $("block-tabs").replaceChildren(...tabs);
 }
 
 function renderSelectors(blocks) {
@@ -160,9 +186,18 @@ function renderSelectors(blocks) {
   $("layer").replaceChildren(
     ...layers.map((layer) => el("option", { value: String(layer), text: String(layer), selected: layer === state.layer })),
   );
+  const combined = combinedEntry(state.result.body.options);
+  const select = $("head");
+  select.disabled = Boolean(combined);
+  if (combined) {
+    select.title = "The heads are already combined (see Combine heads): choose “each head” to pick one.";
+    select.replaceChildren(el("option", { value: MEAN, text: combined, selected: true }));
+    return;
+  }
+  select.title = "";
   const heads = blocks.find((b) => b.layer === state.layer).heads;
   if (state.head !== MEAN && !heads.includes(state.head)) state.head = MEAN;
-  $("head").replaceChildren(
+  select.replaceChildren(
     el("option", { value: MEAN, text: "mean over heads", selected: state.head === MEAN }),
     ...heads.map((head) => el("option", { value: String(head), text: String(head), selected: head === state.head })),
   );
@@ -170,7 +205,11 @@ function renderSelectors(blocks) {
 
 let renderTicket = 0;
 
-async function renderHeatmap(kind, rowTokens, colTokens) {
+function optionsKey(options) {
+  return [options.granularity, options.special_tokens, options.aggregate, options.weighting].join("/");
+}
+
+async function renderHeatmap(group) {
   const ticket = ++renderTicket;
   const { result } = state;
   let layerBlocks;
@@ -180,87 +219,118 @@ async function renderHeatmap(kind, rowTokens, colTokens) {
     showError(error.message);
     return;
   }
-  // A newer render (another head, layer or run) has started meanwhile: leave it the stage.
+  // A newer render (another head, layer, option or run) has started meanwhile: leave it the stage.
   if (ticket !== renderTicket || result !== state.result) return;
-  const block = layerBlocks.find((b) => b.kindKey === kind.key);
-  const position = state.head === MEAN ? MEAN : block.heads.indexOf(state.head);
+  const block = layerBlocks.find((b) => b.label === group.label);
+  const head = viewHead();
+  const position = head === MEAN ? MEAN : block.heads.indexOf(head);
   const z = matrix(block, position);
-  const isAlignment = kind.key === "decoder.cross_attn";
-  $("alignment-panel").hidden = !isAlignment;
-  if (isAlignment) drawAlignment($("alignment"), { z, sourceTokens: colTokens, targetTokens: rowTokens });
+  const { tokens, options } = result.body;
+  const rowTokens = tokens[block.rows];
+  const colTokens = tokens[block.cols];
+  drawLines($("lines"), { z, rowTokens, colTokens, rowsName: block.rows, colsName: block.cols });
   drawHeatmap($("heatmap"), {
     z,
     rowTokens,
     colTokens,
-    rowTitle: `query (${kind.rows.replace("_", " ")})`,
-    colTitle: `key (${kind.cols.replace("_", " ")})`,
-    highlightRow: stepStack() && state.head !== MEAN ? state.query : null,
+    rowTitle: `query (${block.rows.replace("_", " ")})`,
+    colTitle: `key (${block.cols.replace("_", " ")})`,
+    rowTotals: rowTotals(block, position),
+    highlightRow: stepStack() && head !== MEAN ? state.query : null,
   });
   bindHeatmapClicks();
-  $("heatmap").dataset.layer = String(state.layer);
-  $("heatmap").dataset.head = String(state.head);
-  $("heatmap").dataset.kind = kind.key;
+  for (const view of [$("heatmap"), $("lines")]) {
+    Object.assign(view.dataset, {
+      layer: String(state.layer),
+      head: String(head),
+      block: block.name,
+      options: optionsKey(options),
+    });
+  }
+}
+
+function viewCaption(group, options) {
+  let entry = state.head === MEAN ? "mean over heads" : `head ${state.head}`;
+  if (options.aggregate === "heads") entry = "mean over heads";
+  if (options.aggregate === "rollout") entry = `rollout through layers 0–${state.layer}, heads averaged per layer`;
+  const rows =
+    options.weighting === "value_norm"
+      ? "Each row is a query: α·‖f(x)‖ for every key, scaled to sum to 1."
+      : "Each row is a query and sums to 1.";
+  return `${group.label}, layer ${state.layer}, ${entry}. ${rows}`;
 }
 
 function render() {
-  const { body, kinds } = state.result;
+  const { body } = state.result;
   $("results").hidden = false;
   const forced = body.output_text == null ? state.result.request.target : null;
   $("output").hidden = body.output_text == null && !forced;
   $("output-label").textContent = forced ? "Teacher-forced on your text:" : "Model output:";
   $("output-text").textContent = body.output_text ?? forced ?? "";
   renderTabs();
-  const blocks = blocksOfKind();
-  renderSelectors(blocks);
-  const kind = kinds.find((k) => k.key === state.kind);
-  const rowTokens = body.tokens[kind.rows];
-  const colTokens = body.tokens[kind.cols];
-  const headText = state.head === MEAN ? "mean over heads" : `head ${state.head}`;
-  $("view-caption").textContent = `${kind.label}, layer ${state.layer}, ${headText}. Each row is a query and sums to 1.`;
-  renderHeatmap(kind, rowTokens, colTokens);
-  renderStepsPanel(rowTokens);
+  const group = currentGroup();
+  renderSelectors(group.blocks);
+  $("options-caption").textContent = describeOptions(body.options);
+  $("view-caption").textContent = viewCaption(group, body.options);
+  renderHeatmap(group);
+  renderStepsPanel();
   renderComparePanel();
-  drawOverview($("overview"), blocks, { layer: state.layer, head: state.head }, (layer, head) => {
-    state.layer = layer;
-    state.head = head;
-    render();
-    $("heatmap").scrollIntoView({ behavior: "smooth", block: "nearest" });
-  });
+  const combined = combinedEntry(body.options);
+  $("overview-caption").textContent = combined
+    ? `One thumbnail per layer: each block is already one matrix (${combined}), scaled to its own maximum. Click one to open it above.`
+    : "Each thumbnail is one head, scaled to its own maximum. Click one to open it above.";
+  const selected = { layer: state.layer, head: viewHead() };
+  drawOverview(
+    $("overview"),
+    group.blocks,
+    selected,
+    (layer, head) => {
+      state.layer = layer;
+      state.head = head;
+      render();
+      $("heatmap").scrollIntoView({ behavior: "smooth", block: "nearest" });
+    },
+    { combined },
+  );
 }
 
-// Variants of one model (Luong's scorers) side by side, on the same sentence: each draws its
-// cross-attention for the layer shown above, the mean over heads.
+// Variants of one model (Luong's scorers) side by side, on the same sentence: each draws the
+// block shown above (same name, same options), the mean over heads.
 function renderComparePanel() {
   const { model, request } = state.result;
   const variants = model.variants;
   $("compare-panel").hidden = variants.length < 2;
   if (variants.length < 2) return;
   $("compare").textContent = `Compare ${variants.join(", ")}`;
+  const shown = `Each variant draws ${state.group}, layer ${state.layer}, with the options above.`;
   $("compare-intro").textContent = request.target
-    ? `Each variant reads your translation “${request.target}”, so the rows line up.`
-    : "Each variant writes its own translation. Type your translation above to compare them on the same words.";
+    ? `${shown} Each reads your translation “${request.target}”, so the rows line up.`
+    : `${shown} Each writes its own translation. Type your translation above to compare them on the same words.`;
 }
 
 async function compareVariants() {
-  const { model, request } = state.result;
+  const { model, request, options } = state.result;
   const result = state.result;
+  const { name } = shownBlock();
   $("compare").disabled = true;
   const cells = model.variants.map((variant) => el("div", { className: "compare-cell", dataset: { variant } }));
   $("compare-grid").replaceChildren(...cells);
   try {
     const bodies = await Promise.all(
-      model.variants.map((variant) => fetchAttention({ ...request, variant, encoding: "float16" })),
+      model.variants.map((variant) =>
+        fetchAttention({ ...request, ...options, variant, layers: [state.layer], encoding: "float16" }),
+      ),
     );
     if (result !== state.result) return;
     bodies.forEach((body, i) => {
-      const block = body.blocks.map(fromWire).find((b) => b.kindKey === "decoder.cross_attn");
+      const block = body.blocks.map(fromWire).find((b) => b.name === name);
       const said = body.output_text ?? request.target;
       drawHeatmap(cells[i], {
         z: matrix(block, MEAN),
-        rowTokens: body.tokens.target,
-        colTokens: body.tokens.source,
-        rowTitle: "target",
-        colTitle: "source",
+        rowTokens: body.tokens[block.rows],
+        colTokens: body.tokens[block.cols],
+        rowTitle: block.rows.replace("_", " "),
+        colTitle: block.cols.replace("_", " "),
         title: `${body.variant}: ${said}`,
         compact: true,
       });
@@ -272,25 +342,27 @@ async function compareVariants() {
   }
 }
 
-// The stack whose self-attention can be opened step by step in the current view, if any.
+// The stack /explain can open for the block on show, if the response says it can: only
+// self-attention of an explainable model, in the raw view.
 function stepStack() {
-  if (!state.result?.model.explainable) return null;
-  if (state.kind === "encoder.self_attn") return "encoder";
-  if (state.kind === "decoder.self_attn") return "decoder";
-  return null;
+  if (!state.result) return null;
+  const block = shownBlock();
+  return block?.explainable ? block.stack : null;
 }
 
 let stepsRequest = 0;
 
-async function renderStepsPanel(rowTokens) {
+async function renderStepsPanel() {
   const stack = stepStack();
   $("steps-panel").hidden = !state.result.model.explainable;
   if (!stack) {
-    $("steps-intro").textContent = "The step-by-step view opens self-attention: choose a self-attention tab.";
+    $("steps-intro").textContent =
+      "The step-by-step view opens one head on the model's raw weights: choose a self-attention tab and the raw view (tokens, keep special tokens, each head, attention weights).";
     $("query-chips").replaceChildren();
     $("steps").replaceChildren();
     return;
   }
+  const rowTokens = state.result.body.tokens[shownBlock().rows];
   const chips = rowTokens.map((token, i) => {
     const chip = el("button", {
       type: "button",
@@ -334,7 +406,7 @@ async function renderStepsPanel(rowTokens) {
 
 function openQuery(index) {
   state.query = index;
-  if (state.head === MEAN) state.head = state.result.blocks.find((b) => b.kindKey === state.kind).heads[0];
+  if (state.head === MEAN) state.head = shownBlock().heads[0];
   render();
 }
 
@@ -359,6 +431,10 @@ async function start() {
     render();
   });
   $("compare").addEventListener("click", compareVariants);
+  $("options").addEventListener("change", () => {
+    const { result } = state;
+    if (result) load(result.model, result.request, `Applying options to ${result.model.name}…`);
+  });
   $("run-form").addEventListener("submit", (e) => {
     e.preventDefault();
     run();
@@ -368,6 +444,7 @@ async function start() {
   });
   $("model").addEventListener("change", () => {
     state.result = null;
+    state.group = null; // another model: its first run opens on its default tab
     $("results").hidden = true;
     showError("");
     selectModel(currentModel());

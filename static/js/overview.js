@@ -1,4 +1,4 @@
-// All layers x heads of one attention kind as small canvases, one pixel per weight, each
+// All layers x heads of one group of blocks as small canvases, one pixel per weight, each
 // scaled to its own maximum. Canvas, not Plotly: hundreds of thumbnails must draw at once.
 
 import { VIRIDIS } from "./colors.js";
@@ -27,35 +27,57 @@ function paint(canvas, data, offset, q, k, stride, count) {
   canvas.getContext("2d").putImageData(image, 0, 0);
 }
 
-export function drawOverview(container, blocks, selected, onSelect) {
+function thumbnail(block, head, index, label, selected, onSelect) {
+  const [h, q, k] = block.shape;
+  const isSelected = selected.layer === block.layer && selected.head === head;
+  const button = el("button", {
+    type: "button",
+    className: isSelected ? "thumb selected" : "thumb",
+    title: label,
+    ariaLabel: label,
+    dataset: { layer: String(block.layer), head: String(head) },
+  });
+  const canvas = el("canvas");
+  if (index === null) paint(canvas, block.data, 0, q, k, q * k, h);
+  else paint(canvas, block.data, index * q * k, q, k, q * k, 1);
+  button.append(canvas);
+  button.addEventListener("click", () => onSelect(block.layer, head));
+  return button;
+}
+
+// One row per layer: a thumbnail per head, then the layer's mean.
+function perHead(grid, blocks, selected, onSelect) {
   const headCount = Math.max(...blocks.map((b) => b.heads.length));
-  const grid = el("div", { className: "overview-grid" });
   // Thumbnails share the width but stay small: a 4-head model should not draw posters.
   grid.style.gridTemplateColumns = `auto repeat(${headCount + 1}, minmax(0, 110px))`;
   grid.append(el("span"));
   for (let h = 0; h < headCount; h += 1) grid.append(el("span", { className: "axis", text: `H${h}` }));
   grid.append(el("span", { className: "axis", text: "mean" }));
   for (const block of blocks) {
-    const [h, q, k] = block.shape;
     grid.append(el("span", { className: "axis", text: `L${block.layer}` }));
-    const cells = [...block.heads.map((head, i) => [head, i]), [MEAN, null]];
-    for (const [head, index] of cells) {
-      const isSelected = selected.layer === block.layer && selected.head === head;
-      const label = head === MEAN ? `layer ${block.layer}, mean over heads` : `layer ${block.layer}, head ${head}`;
-      const button = el("button", {
-        type: "button",
-        className: isSelected ? "thumb selected" : "thumb",
-        title: label,
-        ariaLabel: label,
-        dataset: { layer: String(block.layer), head: String(head) },
-      });
-      const canvas = el("canvas");
-      if (index === null) paint(canvas, block.data, 0, q, k, q * k, h);
-      else paint(canvas, block.data, index * q * k, q, k, q * k, 1);
-      button.append(canvas);
-      button.addEventListener("click", () => onSelect(block.layer, head));
-      grid.append(button);
-    }
+    block.heads.forEach((head, i) => {
+      grid.append(thumbnail(block, head, i, `layer ${block.layer}, head ${head}`, selected, onSelect));
+    });
+    grid.append(thumbnail(block, MEAN, null, `layer ${block.layer}, mean over heads`, selected, onSelect));
   }
+}
+
+// One thumbnail per layer, side by side: each block already holds one combined entry.
+function perLayer(grid, blocks, selected, onSelect, combined) {
+  grid.style.gridTemplateColumns = `auto repeat(${blocks.length}, minmax(0, 110px))`;
+  grid.append(el("span"));
+  for (const block of blocks) grid.append(el("span", { className: "axis", text: `L${block.layer}` }));
+  grid.append(el("span", { className: "axis", text: combined }));
+  for (const block of blocks) {
+    grid.append(thumbnail(block, MEAN, null, `layer ${block.layer}, ${combined}`, selected, onSelect));
+  }
+}
+
+// `combined`: null when each block has one entry per head; else what the single entry of
+// each block is ("mean over heads", "rollout"), and the overview draws one thumbnail a layer.
+export function drawOverview(container, blocks, selected, onSelect, { combined = null } = {}) {
+  const grid = el("div", { className: "overview-grid" });
+  if (combined) perLayer(grid, blocks, selected, onSelect, combined);
+  else perHead(grid, blocks, selected, onSelect);
   container.replaceChildren(grid);
 }

@@ -13,7 +13,7 @@ def _choose(page: Page, model: str) -> None:
 
 def _run(page: Page) -> None:
     page.click("#run")
-    page.wait_for_selector('#heatmap[data-kind="decoder.cross_attn"] .main-svg')
+    page.wait_for_selector('#heatmap[data-block$=".cross_attn"] .main-svg')
 
 
 @pytest.mark.parametrize("model", ["transformer-zh-en", "bahdanau-zh-en"])
@@ -21,12 +21,12 @@ def test_alignment_view_draws_for_the_demo_sentence(page: Page, model: str) -> N
     _choose(page, model)
     _run(page)
     expect(page.locator("#output-text")).not_to_be_empty()
-    expect(page.locator('#kind-tabs .tab[aria-selected="true"]')).to_have_text(
+    expect(page.locator('#block-tabs .tab[aria-selected="true"]')).to_have_text(
         "Cross-attention (target → source)"
     )
     assert page.locator("#heatmap .xtick text").all_text_contents() == [*DEMO, "</s>"]
-    svg = page.locator("#alignment svg")
-    expect(svg.locator(".align-token.source")).to_have_text([*DEMO, "</s>"])
+    svg = page.locator("#lines svg")
+    expect(svg.locator(".line-token.key")).to_have_text([*DEMO, "</s>"])
     assert svg.locator("line").count() >= len(DEMO)
     assert page.watch.hosts == {"127.0.0.1"}  # type: ignore[attr-defined]
     assert page.watch.errors == []  # type: ignore[attr-defined]
@@ -37,7 +37,7 @@ def test_your_translation_is_forced_and_aligned(page: Page) -> None:
     page.fill("#target", "I love apples")
     _run(page)
     expect(page.locator("#output-label")).to_have_text("Teacher-forced on your text:")
-    expect(page.locator("#alignment svg .align-token.target")).to_have_text(
+    expect(page.locator("#lines svg .line-token.query")).to_have_text(
         ["I", "love", "apples", "</s>"]
     )
     # The strongest line from "I" ends on 我 in at least the mean over heads of some layer.

@@ -84,18 +84,18 @@ def test_encoder_decoder_model_offers_each_attention_kind(page: Page) -> None:
     expect(page.locator("#target-row")).to_be_visible()
     page.fill("#target", "i love apples")
     _run(page, "the cat sat on the mat")
-    tabs = page.locator("#kind-tabs .tab")
+    tabs = page.locator("#block-tabs .tab")
     expect(tabs).to_have_text(
         [
             "Encoder self-attention",
-            "Decoder self-attention (masked)",
+            "Decoder self-attention (causal)",
             "Cross-attention (target → source)",
         ]
     )
     expect(tabs.nth(2)).to_have_attribute("aria-selected", "true")
     assert _tick_labels(page, "y") == ["[CLS]", "i", "love", "apples", "[SEP]"]
     tabs.nth(1).click()
-    page.wait_for_selector('#heatmap[data-kind="decoder.self_attn"]')
+    page.wait_for_selector('#heatmap[data-block="decoder.0.self_attn"]')
     assert _tick_labels(page, "x") == ["[SEP]", "[CLS]", "i", "love", "apples"]
     expect(page.locator("#overview .thumb")).to_have_count(3 * 5)
 
