@@ -5,7 +5,9 @@ For each model and input length n it measures, on this machine:
 - miss json / miss uint8: a POST /api/v1/attention over loopback whose run is not cached;
 - hit: the same request again, served from the run cache (uint8);
 - B/w: response bytes per attention weight, for json and uint8;
-- page: Chromium, from clicking Run to the heatmap and overview drawn (MiniLM only).
+- page: Chromium, from clicking Run to the heatmap and overview drawn (MiniLM only);
+- options: the analyses of issue 6 on a cache hit (uint8), each alone and all together,
+  and value-norm weighting on a cache miss.
 """
 
 import argparse
@@ -140,6 +142,22 @@ def page_render_ms(url: str, text: str, repeats: int) -> float:
     return statistics.median(times[1:]) * 1000
 
 
+# The analysis options measured on a cache hit, by column name.
+OPTIONS: dict[str, dict[str, str]] = {
+    "word": {"granularity": "word"},
+    "drop": {"special_tokens": "drop"},
+    "heads": {"aggregate": "heads"},
+    "rollout": {"aggregate": "rollout"},
+    "value": {"weighting": "value_norm"},
+    "all": {
+        "granularity": "word",
+        "special_tokens": "drop",
+        "aggregate": "heads",
+        "weighting": "value_norm",
+    },
+}
+
+
 @dataclass
 class Row:
     model: str
@@ -151,6 +169,8 @@ class Row:
     bytes_json: float
     bytes_uint8: float
     page: float | None
+    option_hits: dict[str, float]  # option column -> cache-hit ms
+    miss_value: float | None  # value-norm weighting on a cache miss, ms
 
 
 def measure(
@@ -168,13 +188,29 @@ def measure(
         response.raise_for_status()
         return response
 
-    def miss(encoding: str) -> float:
+    def miss(encoding: str, **options: str) -> float:
         return median_ms(
             lambda: post(
-                {"model": model_id, "text": make_text(n, next(fresh)), "encoding": encoding}
+                {
+                    "model": model_id,
+                    "text": make_text(n, next(fresh)),
+                    "encoding": encoding,
+                    **options,
+                }
             ),
             repeats,
         )
+
+    def offers(options: dict[str, str]) -> bool:
+        return (
+            options.get("weighting", "attention") in adapter.info.weightings
+            and options.get("aggregate", "none") in adapter.info.aggregates
+        )
+
+    def hit_with(options: dict[str, str]) -> float | None:
+        if not offers(options):
+            return None
+        return median_ms(lambda: post({**hit_body, **options}), repeats)
 
     def bytes_per_weight(encoding: str) -> float:
         response = post({"model": model_id, "text": text, "encoding": encoding})
@@ -192,6 +228,10 @@ def measure(
         bytes_json=bytes_per_weight("json"),
         bytes_uint8=bytes_per_weight("uint8"),
         page=page_render_ms(url, text, max(3, repeats // 3)) if with_page else None,
+        option_hits={
+            column: ms for column, options in OPTIONS.items() if (ms := hit_with(options))
+        },
+        miss_value=miss("uint8", weighting="value_norm") if offers(OPTIONS["value"]) else None,
     )
 
 
@@ -213,6 +253,26 @@ def print_table(rows: list[Row]) -> None:
             f"| {r.miss_uint8:.1f} ({r.miss_uint8 / r.forward:.2f}) "
             f"| {r.hit:.1f} ({r.hit / r.forward:.2f}) "
             f"| {r.bytes_json:.2f} | {r.bytes_uint8:.2f} | {page} |"
+        )
+    print("\nOptions (uint8): cache hits with each analysis, and value-norm on a cache miss.\n")
+    print(
+        "| model | n | forward ms | "
+        + " | ".join(f"hit {c} (×fwd)" for c in OPTIONS)
+        + " | miss value (×fwd) |"
+    )
+    print("|---|---|---|" + "---|" * (len(OPTIONS) + 1))
+    for r in rows:
+        cells = [
+            f"{r.option_hits[c]:.1f} ({r.option_hits[c] / r.forward:.2f})"
+            if c in r.option_hits
+            else "–"
+            for c in OPTIONS
+        ]
+        miss_value = f"{r.miss_value:.1f} ({r.miss_value / r.forward:.2f})" if r.miss_value else "–"
+        print(
+            f"| {r.model} | {r.tokens} | {r.forward:.1f} | "
+            + " | ".join(cells)
+            + f" | {miss_value} |"
         )
 
 

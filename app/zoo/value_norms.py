@@ -44,15 +44,16 @@ class ValueSite:
     def heads(self) -> int:
         return self.out_weight.shape[0] // self.head_dim
 
+    @torch.no_grad()
     def norms(self, projected: torch.Tensor) -> np.ndarray:
         """(heads, keys) float32 ||f_h(x_j)|| from the projection's output (1, keys, width)."""
         values = projected[0] if self.columns is None else projected[0, :, self.columns]
         keys = values.shape[0]
         kv_heads = values.shape[1] // self.head_dim
+        per_head = values.double().reshape(keys, kv_heads, self.head_dim).transpose(0, 1)
         # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
-        per_head = values.double().reshape(keys, kv_heads, self.head_dim)
-        per_head = per_head.repeat_interleave(self.heads // kv_heads, dim=1)  # (K, H, d)
-        squared = torch.einsum("khd,hde,khe->hk", per_head, self.gram, per_head)
+        per_head = per_head.repeat_interleave(self.heads // kv_heads, dim=0)  # (H, K, d)
+        squared = (torch.bmm(per_head, self.gram) * per_head).sum(dim=-1)  # (H, K): v G vᵀ
         return squared.clamp_min(0).sqrt().float().numpy()
 
 

@@ -37,8 +37,9 @@ def rollout(view: View) -> View:
         if block.name.layer != layer:
             raise ValueError(f"rollout needs every layer from 0; layer {layer} is missing")
         size = block.data.shape[1]
-        mixed, _ = normalize_rows(0.5 * block.data.mean(axis=0) + 0.5 * np.eye(size))  # (S, S)
+        identity = np.eye(size, dtype=np.float32)
+        mixed, _ = normalize_rows(0.5 * block.data.mean(axis=0) + 0.5 * identity)  # (S, S)
         composed = mixed if composed is None else mixed @ composed
-        data = composed.astype(np.float32)[None]  # (1, S, S)
+        data = composed[None]  # (1, S, S)
         blocks.append(replace(block, data=data, row_totals=None))
     return replace(view, blocks=blocks)

@@ -17,7 +17,7 @@ def drop_special_tokens(view: View) -> View:
     blocks = []
     for block in view.blocks:
         rows, cols = keep[block.name.axes.rows], keep[block.name.axes.cols]
-        cut = block.data[:, rows][:, :, cols]  # (h, Q', K')
+        cut = block.data.take(rows, axis=1).take(cols, axis=2)  # (h, Q', K'), a copy
         data, kept_mass = normalize_rows(cut)
         totals = None
         if block.row_totals is not None:
