@@ -92,13 +92,18 @@ class AttentionRequest(BaseModel):
             "attention returned. Left out: the model generates greedily and returns output_text."
         ),
     )
+    # At least one of each: an empty selection has nothing to show or to average.
     layers: list[int] | None = Field(
         None,
+        min_length=1,
         max_length=256,
         description="Only these layer indices (all stacks); all layers when left out.",
     )
     heads: list[int] | None = Field(
-        None, max_length=256, description="Only these head indices; all heads when left out."
+        None,
+        min_length=1,
+        max_length=256,
+        description="Only these head indices; all heads when left out.",
     )
     variant: str | None = Field(
         None,

@@ -255,6 +255,11 @@ def test_models_say_which_options_they_offer(client: TestClient) -> None:
         ({"model": "minilm", "special_tokens": "hide"}, "special_tokens"),
         ({"model": "minilm", "aggregate": "layers"}, "aggregate"),
         ({"model": "minilm", "weighting": True}, "weighting"),
+        (
+            {"model": "minilm", "aggregate": "heads", "heads": []},
+            "heads: List should have at least 1",
+        ),
+        ({"model": "minilm", "layers": []}, "layers: List should have at least 1"),
     ],
 )
 def test_options_a_model_cannot_offer_are_refused_before_it_runs(
