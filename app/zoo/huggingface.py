@@ -1,6 +1,7 @@
 """Adapter for any local Hugging Face model folder: encoder, decoder or encoder-decoder."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ def _check_count(attentions: tuple[torch.Tensor, ...] | None, expected: int, wha
         )
 
 
-def _blocks(attentions: tuple[torch.Tensor, ...], name: Any) -> dict[BlockName, np.ndarray]:
+def _blocks(
+    attentions: tuple[torch.Tensor, ...], name: Callable[[int], BlockName]
+) -> dict[BlockName, np.ndarray]:
     """The first (only) batch row of each layer's weights, float32 numpy, by block name."""
     return {name(i): a[0].float().contiguous().numpy() for i, a in enumerate(attentions)}
 
