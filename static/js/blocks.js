@@ -102,6 +102,11 @@ export function rowTotals(block, head) {
   return totals;
 }
 
+// A token list's name (a block's `rows` or `cols`) as a reader says it: "target input".
+export function listName(name) {
+  return name.replaceAll("_", " ");
+}
+
 // The blocks grouped into views by the label the response gives them, in the order it lists
 // them: one group per tab, one block per layer in each.
 export function groupByLabel(blocks) {

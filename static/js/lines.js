@@ -3,6 +3,7 @@
 // for any block: self-attention has the same tokens on both sides; cross-attention is the
 // textbook alignment of a translation.
 
+import { listName } from "./blocks.js";
 import { el } from "./text.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -43,10 +44,6 @@ function column(tokens, { x, anchor, side, top, row }) {
   });
 }
 
-function axisName(name) {
-  return name.replace("_", " ");
-}
-
 // z: one row per query, one column per key. rowsName / colsName: which token lists label them
 // (the block's own `rows` and `cols`), shown as the column headers.
 export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsName }) {
@@ -70,7 +67,7 @@ export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsNa
     height,
     class: `lines-svg${row < 20 ? " dense" : ""}`,
     role: "img",
-    "aria-label": `Lines from each ${axisName(rowsName)} token (right) to the ${axisName(colsName)} tokens it reads (left)`,
+    "aria-label": `Lines from each ${listName(rowsName)} token (right) to the ${listName(colsName)} tokens it reads (left)`,
   });
   const lines = svg("g", { class: "lines" });
   z.forEach((weights, q) => {
@@ -99,8 +96,8 @@ export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsNa
     return node;
   };
   root.append(
-    heading(`${axisName(colsName)} (keys)`, LEFT, "end"),
-    heading(`${axisName(rowsName)} (queries)`, RIGHT, "start"),
+    heading(`${listName(colsName)} (keys)`, LEFT, "end"),
+    heading(`${listName(rowsName)} (queries)`, RIGHT, "start"),
     lines,
     ...column(colTokens, { x: LEFT, anchor: "end", side: "key", top: keyTop, row }),
     ...column(rowTokens, { x: RIGHT, anchor: "start", side: "query", top: queryTop, row }),

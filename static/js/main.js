@@ -3,7 +3,7 @@
 // so nothing here knows one kind of attention from another.
 
 import { fetchAttention, fetchExplain, fetchModels } from "./api.js";
-import { MEAN, fromWire, groupByLabel, matrix, rowTotals } from "./blocks.js";
+import { MEAN, fromWire, groupByLabel, listName, matrix, rowTotals } from "./blocks.js";
 import { drawHeatmap } from "./heatmap.js";
 import { drawLines } from "./lines.js";
 import { combinedEntry, describeOptions, offerOptions, readOptions } from "./options.js";
@@ -21,6 +21,7 @@ const state = {
   models: new Map(),
   // { body, blocks (pooled), groups, request (the run), options, model, focus: Map layer -> blocks }
   result: null,
+  latest: null, // { model, request }: the run last asked for, which option changes re-fetch
   query: null, // the query row opened step by step
   group: null, // the label of the blocks shown: one tab per label
   layer: 0,
@@ -101,9 +102,10 @@ async function run() {
 }
 
 // Fetches the overview of `request` (a run: model, text, target, variant) under the options
-// the controls show. Changing an option loads the last run's request again: the server keeps
-// the run, so this is no second forward pass.
+// the controls show. Changing an option loads the latest run's request again: the server
+// keeps the run, so this is no second forward pass.
 async function load(model, request, message) {
+  state.latest = { model, request };
   state.inFlight?.abort();
   const controller = new AbortController();
   state.inFlight = controller;
@@ -233,8 +235,8 @@ async function renderHeatmap(group) {
     z,
     rowTokens,
     colTokens,
-    rowTitle: `query (${block.rows.replace("_", " ")})`,
-    colTitle: `key (${block.cols.replace("_", " ")})`,
+    rowTitle: `query (${listName(block.rows)})`,
+    colTitle: `key (${listName(block.cols)})`,
     rowTotals: rowTotals(block, position),
     highlightRow: stepStack() && head !== MEAN ? state.query : null,
   });
@@ -329,8 +331,8 @@ async function compareVariants() {
         z: matrix(block, MEAN),
         rowTokens: body.tokens[block.rows],
         colTokens: body.tokens[block.cols],
-        rowTitle: block.rows.replace("_", " "),
-        colTitle: block.cols.replace("_", " "),
+        rowTitle: listName(block.rows),
+        colTitle: listName(block.cols),
         title: `${body.variant}: ${said}`,
         compact: true,
       });
@@ -432,8 +434,10 @@ async function start() {
   });
   $("compare").addEventListener("click", compareVariants);
   $("options").addEventListener("change", () => {
-    const { result } = state;
-    if (result) load(result.model, result.request, `Applying options to ${result.model.name}…`);
+    // The run last asked for, even while it is still on its way: a newer text is never
+    // replaced by the one on show.
+    const { latest } = state;
+    if (latest) load(latest.model, latest.request, `Applying options to ${latest.model.name}…`);
   });
   $("run-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -443,7 +447,10 @@ async function start() {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) run();
   });
   $("model").addEventListener("change", () => {
+    state.inFlight?.abort(); // a run of the previous model would land on this one
+    setBusy(false);
     state.result = null;
+    state.latest = null;
     state.group = null; // another model: its first run opens on its default tab
     $("results").hidden = true;
     showError("");
