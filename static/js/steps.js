@@ -81,10 +81,11 @@ export function renderSteps(container, data) {
     wv: el("div", { className: "vector-plot" }),
     out: el("div", { className: "vector-plot" }),
   };
-  // A decoder position reads one token and writes the next: say both, as the heatmap rows do.
+  // Where a position reads one token and writes another (a decoder's: the next), say both, as
+  // the heatmap rows do.
   const read = data.key_tokens[data.query_index];
   const position =
-    data.stack === "decoder" && read !== q
+    read !== q
       ? `position ${data.query_index}, which reads “${read}” and writes “${q}”`
       : `position ${data.query_index}`;
   container.replaceChildren(

@@ -201,3 +201,19 @@ def test_compare_variants_draws_the_shown_block_with_the_options(page: Page) -> 
         expect(cell.locator(".gtitle")).to_contain_text(f"{variant}: I love apples")
         assert cell.locator(".xtick text").all_text_contents() == [*APPLES[:3], "苹果"]
     _assert_clean(page)
+
+
+def test_rollout_of_a_decoder_only_model_reads_its_labels_from_the_response(page: Page) -> None:
+    page.select_option("#model", "tiny-gpt2")
+    page.fill("#text", "the cat sat")
+    page.fill("#target", "on the mat")
+    _run(page)
+    page.check("#aggregate-rollout")
+    _applied(page, "token/keep/rollout/attention")
+    expect(page.locator("#block-tabs .tab")).to_have_text(["Decoder self-attention (causal)"])
+    expect(page.locator("#overview .thumb")).to_have_count(3)  # 3 layers, one rollout each
+    expect(page.locator("#lines .lines-head")).to_have_text(
+        ["target input (keys)", "target (queries)"]
+    )
+    assert _ticks(page, "y")[:3] == ["the", "cat", "sat"]
+    _assert_clean(page)
