@@ -255,10 +255,12 @@ function viewCaption(group, options) {
   let entry = state.head === MEAN ? "mean over heads" : `head ${state.head}`;
   if (options.aggregate === "heads") entry = "mean over heads";
   if (options.aggregate === "rollout") entry = `rollout through layers 0–${state.layer}, heads averaged per layer`;
-  const rows =
+  let rows =
     options.weighting === "value_norm"
       ? "Each row is a query: α·‖f(x)‖ for every key, scaled to sum to 1."
       : "Each row is a query and sums to 1.";
+  // Nothing is left to renormalize in a row that read only special tokens.
+  if (options.special_tokens === "drop") rows += " A row that read only special tokens stays empty.";
   return `${group.label}, layer ${state.layer}, ${entry}. ${rows}`;
 }
 
