@@ -41,16 +41,29 @@ FILLER = (
 # Single-token words swapped into fixed positions so that every "miss" text is new but
 # keeps its length.
 SWAPS = "red blue green black white gray pink brown gold silver".split()
+ROUNDS = 3  # see rounds_median_ms
 
 
-def median_ms(action: Callable[[], object], repeats: int) -> float:
-    action()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+def rounds_median_ms(
+    actions: dict[str, Callable[[], object]], repeats: int, rounds: int = ROUNDS
+) -> dict[str, float]:
+    """The median of each action over `repeats` timings, taken in `rounds` rounds: in each
+    round every action runs once untimed and then repeats // rounds times in a row.
+
+    In a row, each action is timed warm (the two processes, bench and server, each keep an
+    OpenMP pool on both cores: alternating them call by call times one while the other's
+    threads still spin). Over rounds, the drift of a shared machine's speed reaches the bare
+    forward pass and the requests it is compared with alike.
+    """
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(rounds):
+        for name, action in actions.items():
+            action()  # warm-up
+            for _ in range(max(1, repeats // rounds)):
+                start = time.perf_counter()
+                action()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1000 for name, values in times.items()}
 
 
 def bare_forward(adapter: object, text: str) -> Callable[[], object]:
@@ -180,7 +193,6 @@ def measure(
     make_text = chinese_text if "zh" in adapter.info.languages else english_text
     text = make_text(n)
     run = adapter.run(text, None, max_new_tokens=8)
-    forward = median_ms(bare_forward(adapter, text), repeats)
     fresh = iter(range(1, 10**6))
 
     def post(body: dict[str, object]) -> httpx.Response:
@@ -188,18 +200,9 @@ def measure(
         response.raise_for_status()
         return response
 
-    def miss(encoding: str, **options: str) -> float:
-        return median_ms(
-            lambda: post(
-                {
-                    "model": model_id,
-                    "text": make_text(n, next(fresh)),
-                    "encoding": encoding,
-                    **options,
-                }
-            ),
-            repeats,
-        )
+    def miss(encoding: str, **options: str) -> Callable[[], object]:
+        body = {"model": model_id, "encoding": encoding, **options}
+        return lambda: post({**body, "text": make_text(n, next(fresh))})
 
     def offers(options: dict[str, str]) -> bool:
         return (
@@ -207,31 +210,36 @@ def measure(
             and options.get("aggregate", "none") in adapter.info.aggregates
         )
 
-    def hit_with(options: dict[str, str]) -> float | None:
-        if not offers(options):
-            return None
-        return median_ms(lambda: post({**hit_body, **options}), repeats)
-
     def bytes_per_weight(encoding: str) -> float:
         response = post({"model": model_id, "text": text, "encoding": encoding})
         weights = sum(math.prod(b["shape"]) for b in response.json()["blocks"])
         return len(response.content) / weights
 
     hit_body = {"model": model_id, "text": text, "encoding": "uint8"}
+    actions: dict[str, Callable[[], object]] = {
+        "forward": bare_forward(adapter, text),
+        "miss json": miss("json"),
+        "miss uint8": miss("uint8"),
+        "hit": lambda: post(hit_body),
+    }
+    for column, options in OPTIONS.items():
+        if offers(options):
+            actions[f"hit {column}"] = lambda options=options: post({**hit_body, **options})
+    if offers(OPTIONS["value"]):
+        actions["miss value"] = miss("uint8", **OPTIONS["value"])
+    ms = rounds_median_ms(actions, repeats)
     return Row(
         model=model_id,
         tokens=len(run.source) or len(run.target),
-        forward=forward,
-        miss_json=miss("json"),
-        miss_uint8=miss("uint8"),
-        hit=median_ms(lambda: post(hit_body), repeats),
+        forward=ms["forward"],
+        miss_json=ms["miss json"],
+        miss_uint8=ms["miss uint8"],
+        hit=ms["hit"],
         bytes_json=bytes_per_weight("json"),
         bytes_uint8=bytes_per_weight("uint8"),
         page=page_render_ms(url, text, max(3, repeats // 3)) if with_page else None,
-        option_hits={
-            column: ms for column, options in OPTIONS.items() if (ms := hit_with(options))
-        },
-        miss_value=miss("uint8", weighting="value_norm") if offers(OPTIONS["value"]) else None,
+        option_hits={c: ms[f"hit {c}"] for c in OPTIONS if f"hit {c}" in ms},
+        miss_value=ms.get("miss value"),
     )
 
 

@@ -47,65 +47,75 @@ class Segment:
     spans: list[Span | None]
 
 
-def encode_text(
-    tokenizer: Any, text: str, *, add_special_tokens: bool, as_target: bool = False
-) -> Segment:
-    """Tokenize `text` (as a seq2seq target when `as_target`), remembering where each token
-    came from."""
-    role = {"text_target": text} if as_target else {"text": text}
-    if not tokenizer.is_fast:
-        # Python tokenizers have no offsets: decode the ids back, as for generated tokens.
-        ids = tokenizer(**role, add_special_tokens=add_special_tokens)["input_ids"]
-        return decoded_segment(tokenizer, ids)
-    encoded = tokenizer(
-        **role,
-        add_special_tokens=add_special_tokens,
-        return_offsets_mapping=True,
-        return_special_tokens_mask=True,
-    )
-    spans: list[Span | None] = [
-        None if special else (int(start), int(end))
-        for (start, end), special in zip(
-            encoded["offset_mapping"], encoded["special_tokens_mask"], strict=True
+class HFTokens:
+    """One tokenizer's tokens as the run contract's token lists. Display texts are cached by
+    id: decoding token by token on every run would cost more than the analyses."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.special_ids = frozenset(tokenizer.all_special_ids)
+        self._texts: dict[int, str] = {}  # filled as ids are seen; a race only repeats work
+
+    def display(self, token_id: int) -> str:
+        text = self._texts.get(token_id)
+        if text is None:
+            text = self._texts[token_id] = display_token(self.tokenizer, token_id)
+        return text
+
+    def encode(self, text: str, *, add_special_tokens: bool, as_target: bool = False) -> Segment:
+        """Tokenize `text` (as a seq2seq target when `as_target`), remembering where each
+        token came from."""
+        role = {"text_target": text} if as_target else {"text": text}
+        if not self.tokenizer.is_fast:
+            # Python tokenizers have no offsets: decode the ids back, as for generated tokens.
+            ids = self.tokenizer(**role, add_special_tokens=add_special_tokens)["input_ids"]
+            return self.decoded(ids)
+        encoded = self.tokenizer(
+            **role,
+            add_special_tokens=add_special_tokens,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
         )
-    ]
-    return Segment(text, list(encoded["input_ids"]), spans)
+        spans: list[Span | None] = [
+            None if special else (int(start), int(end))
+            for (start, end), special in zip(
+                encoded["offset_mapping"], encoded["special_tokens_mask"], strict=True
+            )
+        ]
+        return Segment(text, list(encoded["input_ids"]), spans)
 
+    def decoded(self, ids: Sequence[int]) -> Segment:
+        """Spans for ids with no text of their own (generated): token i covers what decoding
+        the ids up to i adds to the text. Quadratic in the length, for the few generated
+        tokens. Byte-level BPE and SentencePiece decode to the exact text; WordPiece decodes
+        with spaces around punctuation, so there "didn't" comes back as three words."""
+        text = ""
+        kept: list[int] = []
+        spans: list[Span | None] = []
+        for token_id in ids:
+            if token_id in self.special_ids:
+                spans.append(None)
+                continue
+            kept.append(token_id)
+            grown = self.tokenizer.decode(kept, clean_up_tokenization_spaces=False)
+            spans.append((min(len(text), len(grown)), len(grown)))
+            text = grown
+        return Segment(text, list(ids), spans)
 
-def decoded_segment(tokenizer: Any, ids: Sequence[int]) -> Segment:
-    """Spans for ids with no text of their own (generated): token i covers what decoding the
-    ids up to i adds to the text. Quadratic in the length, for the few generated tokens.
-    Byte-level BPE and SentencePiece decode to the exact text; WordPiece decodes with spaces
-    around punctuation, so there "didn't" comes back as three words."""
-    specials = set(tokenizer.all_special_ids)
-    text = ""
-    kept: list[int] = []
-    spans: list[Span | None] = []
-    for token_id in ids:
-        if token_id in specials:
-            spans.append(None)
-            continue
-        kept.append(token_id)
-        grown = tokenizer.decode(kept, clean_up_tokenization_spaces=False)
-        spans.append((min(len(text), len(grown)), len(grown)))
-        text = grown
-    return Segment(text, list(ids), spans)
-
-
-def token_list(tokenizer: Any, segments: Sequence[Segment]) -> TokenList:
-    """One TokenList over consecutive segments (a prompt, then its continuation); a word
-    never crosses from one segment into the next."""
-    texts: list[str] = []
-    word_ids: list[int] = []
-    special: list[bool] = []
-    word_texts: dict[int, str] = {}
-    offset = 0
-    for segment in segments:
-        ids, words = token_word_ids(segment.text, segment.spans)
-        for token_id, span, word_id in zip(segment.ids, segment.spans, ids, strict=True):
-            texts.append(display_token(tokenizer, token_id))
-            word_ids.append(offset + word_id)
-            special.append(span is None)
-        word_texts.update({offset + word_id: text for word_id, text in words.items()})
-        offset += max(ids, default=-1) + 1
-    return TokenList.build(texts, word_ids, special, word_texts)
+    def token_list(self, segments: Sequence[Segment]) -> TokenList:
+        """One TokenList over consecutive segments (a prompt, then its continuation); a word
+        never crosses from one segment into the next."""
+        texts: list[str] = []
+        word_ids: list[int] = []
+        special: list[bool] = []
+        word_texts: dict[int, str] = {}
+        offset = 0
+        for segment in segments:
+            ids, words = token_word_ids(segment.text, segment.spans)
+            for token_id, span, word_id in zip(segment.ids, segment.spans, ids, strict=True):
+                texts.append(self.display(token_id))
+                word_ids.append(offset + word_id)
+                special.append(span is None)
+            word_texts.update({offset + word_id: text for word_id, text in words.items()})
+            offset += max(ids, default=-1) + 1
+        return TokenList.build(texts, word_ids, special, word_texts)

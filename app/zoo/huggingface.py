@@ -29,7 +29,7 @@ from app.attention.run import AttentionRun
 from app.attention.steps import HeadInternals
 from app.zoo.base import Family, ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
 from app.zoo.capture import capture_calls
-from app.zoo.hf_tokens import Segment, decoded_segment, encode_text, token_list
+from app.zoo.hf_tokens import HFTokens, Segment
 from app.zoo.value_norms import ValueSites, huggingface_value_sites, reading_value_norms
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class HuggingFaceAdapter(ModelAdapter):
         self.info = info
         self.model = model
         self.tokenizer = tokenizer
+        self.tokens = HFTokens(tokenizer)
         self.value_sites = value_sites
         self.encoder_layers, self.decoder_layers = _layer_counts(model.config, info.family)
 
@@ -206,7 +207,7 @@ class HuggingFaceAdapter(ModelAdapter):
             )
         check_layer_and_head(stack, layer, self.encoder_layers, head, self.info.heads)
         source = self._encode(text, add_special_tokens=True, what="text")
-        tokens = token_list(self.tokenizer, [source]).texts()
+        tokens = self.tokens.token_list([source]).texts()
         position = resolve_query(tokens, query)
         attention = _bert_self_attention(self.model, layer)
         watched = {
@@ -233,7 +234,7 @@ class HuggingFaceAdapter(ModelAdapter):
         )
 
     def _encode(self, text: str, *, add_special_tokens: bool, what: str) -> Segment:
-        segment = encode_text(self.tokenizer, text, add_special_tokens=add_special_tokens)
+        segment = self.tokens.encode(text, add_special_tokens=add_special_tokens)
         if not segment.ids:
             raise InputError(f"the {what} produced no tokens; type some words")
         if len(segment.ids) > self.info.max_tokens:
@@ -249,7 +250,7 @@ class HuggingFaceAdapter(ModelAdapter):
         _check_count(out.attentions, self.encoder_layers, self.info.id)
         return AttentionRun(
             blocks=_blocks(out.attentions, encoder_self_attention),
-            source=token_list(self.tokenizer, [source]),
+            source=self.tokens.token_list([source]),
             value_norms=norms or None,
         )
 
@@ -268,7 +269,7 @@ class HuggingFaceAdapter(ModelAdapter):
                 pad_token_id=self._pad_id(),
             )
             written: list[int] = generated[0].tolist()[len(prompt.ids) :]
-            continuation = decoded_segment(self.tokenizer, written)
+            continuation = self.tokens.decoded(written)
             output_text = self.tokenizer.decode(written, skip_special_tokens=True)
         else:
             continuation = self._encode(target, add_special_tokens=False, what="target")
@@ -282,7 +283,7 @@ class HuggingFaceAdapter(ModelAdapter):
         with reading_value_norms(self.value_sites) as norms:
             out = self.model(input_ids=torch.tensor([sequence]), output_attentions=True)
         _check_count(out.attentions, self.decoder_layers, self.info.id)
-        tokens = token_list(self.tokenizer, [prompt, continuation])
+        tokens = self.tokens.token_list([prompt, continuation])
         return AttentionRun(
             blocks=_blocks(out.attentions, decoder_self_attention),
             target=tokens,
@@ -308,7 +309,7 @@ class HuggingFaceAdapter(ModelAdapter):
                 num_beams=1,
             )
             # A batch of one is never padded: everything after the start token was emitted.
-            emitted = decoded_segment(self.tokenizer, generated[0].tolist()[1:])
+            emitted = self.tokens.decoded(generated[0].tolist()[1:])
             output_text = self.tokenizer.decode(emitted.ids, skip_special_tokens=True)
         else:
             emitted = self._target_segment(target)
@@ -322,14 +323,14 @@ class HuggingFaceAdapter(ModelAdapter):
         _check_count(out.encoder_attentions, self.encoder_layers, f"{self.info.id} encoder")
         _check_count(out.decoder_attentions, self.decoder_layers, f"{self.info.id} decoder")
         _check_count(out.cross_attentions, self.decoder_layers, f"{self.info.id} cross")
-        target_tokens = token_list(self.tokenizer, [emitted])
+        target_tokens = self.tokens.token_list([emitted])
         return AttentionRun(
             blocks={
                 **_blocks(out.encoder_attentions, encoder_self_attention),
                 **_blocks(out.decoder_attentions, decoder_self_attention),
                 **_blocks(out.cross_attentions, cross_attention),
             },
-            source=token_list(self.tokenizer, [source]),
+            source=self.tokens.token_list([source]),
             target=target_tokens,
             target_input=target_tokens.shifted_right(self.tokenizer.convert_ids_to_tokens(start)),
             value_norms=norms or None,
@@ -338,7 +339,7 @@ class HuggingFaceAdapter(ModelAdapter):
 
     def _target_segment(self, target: str) -> Segment:
         """The target as the decoder should emit it: the tokenizer's target-side encoding."""
-        emitted = encode_text(self.tokenizer, target, add_special_tokens=True, as_target=True)
+        emitted = self.tokens.encode(target, add_special_tokens=True, as_target=True)
         if not emitted.ids:
             raise InputError("the target produced no tokens; type a translation or leave it out")
         if len(emitted.ids) > self.info.max_tokens:

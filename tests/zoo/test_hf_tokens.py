@@ -5,7 +5,7 @@ import pytest
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from app.zoo.hf_tokens import decoded_segment, encode_text, token_list
+from app.zoo.hf_tokens import HFTokens
 from app.zoo.registry import package_folder
 
 TEXT = "The animal didn't cross the street, because it was too tired."
@@ -30,7 +30,8 @@ def byte_level() -> PreTrainedTokenizerFast:
 
 
 def test_wordpiece_pieces_join_into_reader_words(wordpiece: PreTrainedTokenizerFast) -> None:
-    tokens = token_list(wordpiece, [encode_text(wordpiece, TEXT, add_special_tokens=True)])
+    reader = HFTokens(wordpiece)
+    tokens = reader.token_list([reader.encode(TEXT, add_special_tokens=True)])
     assert tokens.texts()[3:6] == ["didn", "'", "t"]
     assert tokens.words[:4] == ("[CLS]", "The", "animal", "didn't")
     assert tokens.words[-3:] == ("tired", ".", "[SEP]")
@@ -40,17 +41,18 @@ def test_wordpiece_pieces_join_into_reader_words(wordpiece: PreTrainedTokenizerF
 
 def test_byte_level_words_ignore_the_space_marker(byte_level: PreTrainedTokenizerFast) -> None:
     text = "the animal didn't cross 我爱吃苹果"
-    segment = encode_text(byte_level, text, add_special_tokens=False)
-    tokens = token_list(byte_level, [segment])
+    reader = HFTokens(byte_level)
+    tokens = reader.token_list([reader.encode(text, add_special_tokens=False)])
     assert tokens.words == ("the", "animal", "didn't", "cross", "我", "爱", "吃", "苹果")
     assert not any("Ġ" in t for t in tokens.texts())
 
 
 def test_generated_ids_get_words_by_decoding(byte_level: PreTrainedTokenizerFast) -> None:
     ids = byte_level("it didn't fit", add_special_tokens=False)["input_ids"]
-    generated = decoded_segment(byte_level, [*ids, byte_level.eos_token_id])
+    reader = HFTokens(byte_level)
+    generated = reader.decoded([*ids, byte_level.eos_token_id])
     assert generated.text == "it didn't fit"
-    tokens = token_list(byte_level, [generated])
+    tokens = reader.token_list([generated])
     assert tokens.words == ("it", "didn't", "fit", "<|endoftext|>")
     assert tokens.tokens[-1].special
 
@@ -58,7 +60,8 @@ def test_generated_ids_get_words_by_decoding(byte_level: PreTrainedTokenizerFast
 def test_a_word_never_crosses_from_prompt_into_continuation(
     byte_level: PreTrainedTokenizerFast,
 ) -> None:
-    prompt = encode_text(byte_level, "the cat", add_special_tokens=False)
-    continuation = encode_text(byte_level, "sat", add_special_tokens=False)
-    tokens = token_list(byte_level, [prompt, continuation])
+    reader = HFTokens(byte_level)
+    prompt = reader.encode("the cat", add_special_tokens=False)
+    continuation = reader.encode("sat", add_special_tokens=False)
+    tokens = reader.token_list([prompt, continuation])
     assert tokens.words == ("the", "cat", "sat")
