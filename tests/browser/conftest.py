@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -46,3 +46,12 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     page.wait_for_selector("body[data-ready=true]")
     yield page
     context.close()
+
+
+def run_text(page: Page, text: str | None = None) -> None:
+    """Type `text` (if given), press Run and wait until the heatmap is drawn and the page idle."""
+    if text is not None:
+        page.fill("#text", text)
+    page.click("#run")
+    page.wait_for_selector("#heatmap .main-svg")
+    expect(page.locator("#status")).not_to_have_class("status busy")

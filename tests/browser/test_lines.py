@@ -3,16 +3,10 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import run_text
 from tests.conftest import DEMO_SENTENCE
 
 pytestmark = pytest.mark.browser
-
-
-def _run(page: Page, text: str) -> None:
-    page.fill("#text", text)
-    page.click("#run")
-    page.wait_for_selector("#heatmap .main-svg")
-    expect(page.locator("#status")).not_to_have_class("status busy")
 
 
 def _words_without_specials(page: Page) -> None:
@@ -23,7 +17,7 @@ def _words_without_specials(page: Page) -> None:
 
 
 def test_self_attention_draws_the_same_tokens_on_both_sides(page: Page) -> None:
-    _run(page, DEMO_SENTENCE)
+    run_text(page, DEMO_SENTENCE)
     ticks = page.locator("#heatmap .xtick text").all_text_contents()
     svg = page.locator("#lines svg")
     expect(svg.locator(".line-token.key")).to_have_text(ticks)
@@ -34,7 +28,7 @@ def test_self_attention_draws_the_same_tokens_on_both_sides(page: Page) -> None:
 
 
 def test_hovering_a_token_leaves_only_its_lines_and_it_reads_the_animal(page: Page) -> None:
-    _run(page, DEMO_SENTENCE)
+    run_text(page, DEMO_SENTENCE)
     _words_without_specials(page)
     page.click('#overview .thumb[data-layer="3"][data-head="1"]')
     page.wait_for_selector('#lines[data-layer="3"][data-head="1"] svg')
@@ -70,7 +64,7 @@ def test_hovering_a_token_leaves_only_its_lines_and_it_reads_the_animal(page: Pa
 
 
 def test_a_long_input_gets_a_note_instead_of_thousands_of_lines(page: Page) -> None:
-    _run(page, "word " * 200)
+    run_text(page, "word " * 200)
     expect(page.locator("#lines .lines-note")).to_contain_text("up to 150 tokens a side")
     expect(page.locator("#lines svg")).to_have_count(0)
     assert page.watch.errors == []  # type: ignore[attr-defined]

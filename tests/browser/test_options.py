@@ -5,17 +5,12 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import run_text
 from tests.conftest import DEMO_SENTENCE
 
 pytestmark = pytest.mark.browser
 
 APPLES = "我爱吃苹果"
-
-
-def _run(page: Page) -> None:
-    page.click("#run")
-    page.wait_for_selector("#heatmap .main-svg")
-    expect(page.locator("#status")).not_to_have_class("status busy")
 
 
 def _applied(page: Page, options: str) -> None:
@@ -37,7 +32,7 @@ def _assert_clean(page: Page) -> None:
 
 
 def test_word_level_makes_didnt_one_row_and_one_column(page: Page) -> None:
-    _run(page)
+    run_text(page)
     assert "didn" in _ticks(page, "x")
     expect(page.locator("#options-caption")).to_have_text("Raw attention: tokens, each head")
 
@@ -55,7 +50,7 @@ def test_word_level_makes_didnt_one_row_and_one_column(page: Page) -> None:
 
 
 def test_hiding_special_tokens_drops_their_rows_and_columns(page: Page) -> None:
-    _run(page)
+    run_text(page)
     page.check("#hide-special")
     _applied(page, "token/drop/none/attention")
     for axis in ("x", "y"):
@@ -72,7 +67,7 @@ def test_hiding_special_tokens_drops_their_rows_and_columns(page: Page) -> None:
 
 
 def test_rollout_draws_one_matrix_per_layer(page: Page) -> None:
-    _run(page)
+    run_text(page)
     page.select_option("#layer", "2")
     page.check("#aggregate-rollout")
     _applied(page, "token/keep/rollout/attention")
@@ -99,7 +94,7 @@ def test_rollout_draws_one_matrix_per_layer(page: Page) -> None:
 
 def test_value_weighting_draws_and_shows_the_row_total(page: Page) -> None:
     page.fill("#text", "the cat sat")
-    _run(page)
+    run_text(page)
     page.check("#weighting-value_norm")
     _applied(page, "token/keep/none/value_norm")
     expect(page.locator("#options-caption")).to_have_text("Value-weighted ‖α·f(x)‖")
@@ -115,7 +110,7 @@ def test_value_weighting_draws_and_shows_the_row_total(page: Page) -> None:
 
 
 def test_all_options_at_once_draw_and_say_so(page: Page) -> None:
-    _run(page)
+    run_text(page)
     for control in ("#granularity-word", "#hide-special", "#aggregate-rollout"):
         page.check(control)
     page.check("#weighting-value_norm")
@@ -131,7 +126,7 @@ def test_all_options_at_once_draw_and_say_so(page: Page) -> None:
 def test_the_transformer_at_word_level_reads_apples_from_the_word(page: Page) -> None:
     page.select_option("#model", "transformer-zh-en")
     page.fill("#target", "I love apples")
-    _run(page)
+    run_text(page)
     page.check("#granularity-word")
     _applied(page, "word/keep/none/attention")
     assert _ticks(page, "x") == ["我", "爱", "吃", "苹果", "</s>"]
@@ -160,7 +155,7 @@ def test_the_transformer_at_word_level_reads_apples_from_the_word(page: Page) ->
 
 
 def test_options_a_model_does_not_offer_are_disabled_and_say_why(page: Page) -> None:
-    _run(page)
+    run_text(page)
     for control in ("#aggregate-rollout", "#weighting-value_norm"):
         expect(page.locator(control)).to_be_enabled()
     page.check("#aggregate-rollout")
@@ -183,7 +178,7 @@ def test_options_a_model_does_not_offer_are_disabled_and_say_why(page: Page) -> 
     expect(page.locator("label:has(#weighting-value_norm)")).to_have_attribute(
         "title", re.compile("this model's value vectors are not available")
     )
-    _run(page)
+    run_text(page)
     expect(page.locator("#aggregate-heads")).to_be_enabled()
     _assert_clean(page)
 
@@ -191,7 +186,7 @@ def test_options_a_model_does_not_offer_are_disabled_and_say_why(page: Page) -> 
 def test_compare_variants_draws_the_shown_block_with_the_options(page: Page) -> None:
     page.select_option("#model", "luong-zh-en")
     page.fill("#target", "I love apples")
-    _run(page)
+    run_text(page)
     page.check("#granularity-word")
     page.check("#hide-special")
     _applied(page, "word/drop/none/attention")
@@ -207,7 +202,7 @@ def test_rollout_of_a_decoder_only_model_reads_its_labels_from_the_response(page
     page.select_option("#model", "tiny-gpt2")
     page.fill("#text", "the cat sat")
     page.fill("#target", "on the mat")
-    _run(page)
+    run_text(page)
     page.check("#aggregate-rollout")
     _applied(page, "token/keep/rollout/attention")
     expect(page.locator("#block-tabs .tab")).to_have_text(["Decoder self-attention (causal)"])

@@ -1,16 +1,10 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import run_text
 from tests.conftest import DEMO_SENTENCE
 
 pytestmark = pytest.mark.browser
-
-
-def _run(page: Page, text: str) -> None:
-    page.fill("#text", text)
-    page.click("#run")
-    page.wait_for_selector("#heatmap .main-svg")
-    expect(page.locator("#status")).not_to_have_class("status busy")
 
 
 def _tick_labels(page: Page, axis: str) -> list[str]:
@@ -21,7 +15,7 @@ def test_typed_sentence_draws_heatmap_and_overview_without_leaving_localhost(pag
     expect(page.locator("#model")).to_have_value("minilm")
     expect(page.locator("#text")).to_have_value(DEMO_SENTENCE)
 
-    _run(page, "The cat sat on the mat because it was tired")
+    run_text(page, "The cat sat on the mat because it was tired")
 
     labels = _tick_labels(page, "x")
     assert labels[:4] == ["[CLS]", "the", "cat", "sat"]
@@ -49,7 +43,7 @@ def test_typed_sentence_draws_heatmap_and_overview_without_leaving_localhost(pag
 
 
 def test_heatmap_hover_names_both_tokens_and_the_weight(page: Page) -> None:
-    _run(page, "the cat sat")
+    run_text(page, "the cat sat")
     box = page.locator("#heatmap .nsewdrag").first.bounding_box()
     assert box is not None
     # Five tokens ([CLS] the cat sat [SEP]): hover the cell of query "cat" and key "the".
@@ -83,7 +77,7 @@ def test_encoder_decoder_model_offers_each_attention_kind(page: Page) -> None:
     page.select_option("#model", "tiny-bart")
     expect(page.locator("#target-row")).to_be_visible()
     page.fill("#target", "i love apples")
-    _run(page, "the cat sat on the mat")
+    run_text(page, "the cat sat on the mat")
     tabs = page.locator("#block-tabs .tab")
     expect(tabs).to_have_text(
         [
@@ -101,7 +95,7 @@ def test_encoder_decoder_model_offers_each_attention_kind(page: Page) -> None:
 
 
 def test_step_by_step_opens_a_query_and_highlights_its_row(page: Page) -> None:
-    _run(page, DEMO_SENTENCE)
+    run_text(page, DEMO_SENTENCE)
     expect(page.locator("#steps-intro")).to_contain_text("Choose one head")
     page.click('#overview .thumb[data-layer="3"][data-head="5"]')
     page.click('#query-chips .chip[data-query="10"]')  # "it"
