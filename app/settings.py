@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         ),
     )
 
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "attention-visualizer",
+        description=(
+            "Where weights converted at first start are kept (SmolLM2's dequantized GGUF, "
+            "about 520 MB); outside the repository."
+        ),
+    )
+
     # Limits: every one is checked with a 4xx that names it, and shown in the API schema.
     max_chars: int = Field(default=5000, ge=1, description="Longest text accepted, in characters.")
     max_target_chars: int = Field(
@@ -39,6 +47,13 @@ class Settings(BaseSettings):
         default=512,
         ge=1,
         description="Longest input accepted, in tokens; a model's own may be lower.",
+    )
+    model_max_tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "Per-model token limits that replace max_tokens (and the manifest's), as a JSON "
+            "object id -> tokens, e.g. ATTN_MODEL_MAX_TOKENS='{\"smollm2\": 1024}'."
+        ),
     )
     max_new_tokens: int = Field(
         default=48, ge=1, description="Most tokens a decoder may generate for one request."

@@ -21,7 +21,13 @@ class ModelOut(BaseModel):
     name: str
     family: Literal["encoder", "decoder", "encoder-decoder"]
     layers: int = Field(description="Layers per stack (encoder and decoder are counted apart).")
-    heads: int = Field(description="Attention heads per layer.")
+    heads: int = Field(description="Attention (query) heads per layer; every block carries all.")
+    kv_heads: int = Field(
+        description=(
+            "Key/value heads per layer: fewer than heads under grouped-query attention, where "
+            "query head h reads key/value head h // (heads / kv_heads)."
+        )
+    )
     languages: list[str]
     description: str
     max_tokens: int = Field(description="Longest input this model accepts, in tokens.")

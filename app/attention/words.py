@@ -79,9 +79,7 @@ def token_word_ids(
             ids.append(following)
         elif span is not None and span[0] >= span[1] and ids and token_spans[position - 1]:
             ids.append(ids[-1])
-        else:
+        else:  # a special token, or whitespace: shown as the token is (e.g. "↵")
             ids.append(next_own)
-            if span is not None:
-                texts[next_own] = text[span[0] : span[1]]
             next_own += 1
     return ids, texts

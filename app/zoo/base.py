@@ -34,6 +34,8 @@ class ModelInfo:
     variants: list[str] = field(default_factory=list)
     default_variant: str | None = None
     explainable: bool = False  # offers the step-by-step view of one head (POST /explain)
+    # Key/value heads per layer when fewer than the query heads (grouped-query attention).
+    kv_heads: int | None = None
     # The `weighting` and `aggregate` options a request may ask of this model.
     weightings: list[Weighting] = field(default_factory=lambda: ["attention"])
     aggregates: list[Aggregate] = field(default_factory=lambda: list(AGGREGATES))

@@ -145,6 +145,7 @@ class HuggingFaceAdapter(ModelAdapter):
             family=family,
             layers=max(encoder_layers, decoder_layers),
             heads=_head_count(config),
+            kv_heads=int(getattr(config, "num_key_value_heads", None) or _head_count(config)),
             max_tokens=min(limit, max_tokens) if limit else max_tokens,
             explainable=family == "encoder" and _bert_self_attention(model, 0) is not None,
             # Rollout composes one stack's self-attention; see app/attention/ops/rollout.py.

@@ -23,6 +23,10 @@ class ManifestEntry(BaseModel):
     path: str | None = None
     package: str | None = None
     package_subdir: str = ""
+    # A GGUF file in that folder: dequantized once into the cache folder (app/zoo/gguf.py).
+    gguf_file: str | None = None
+    # This model's longest input in tokens, instead of the server-wide ATTN_MAX_TOKENS.
+    max_tokens: int | None = Field(None, ge=1)
     languages: list[str] = Field(default_factory=list)
     license: str = ""
     source: str = ""

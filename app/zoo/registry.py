@@ -8,6 +8,7 @@ from pathlib import Path
 from app.attention import words
 from app.settings import Settings
 from app.zoo.base import Example, ModelAdapter, ModelInfo
+from app.zoo.gguf import dequantized_folder
 from app.zoo.huggingface import HuggingFaceAdapter
 from app.zoo.manifest import ManifestEntry, read_manifest
 from app.zoo.seq2seq import Seq2SeqAdapter
@@ -70,9 +71,16 @@ def _weights_folder(entry: ManifestEntry, models_dir: Path) -> Path:
     raise ValueError(f"manifest entry '{entry.id}' names neither a path nor a package")
 
 
+def token_limit(entry: ManifestEntry, settings: Settings) -> int:
+    """ATTN_MODEL_MAX_TOKENS for this model, else its manifest limit, else ATTN_MAX_TOKENS."""
+    return settings.model_max_tokens.get(entry.id) or entry.max_tokens or settings.max_tokens
+
+
 def _build_huggingface(entry: ManifestEntry, settings: Settings) -> ModelAdapter:
     folder = _weights_folder(entry, settings.models_dir)
-    return HuggingFaceAdapter.from_folder(folder, _entry_info(entry), settings.max_tokens)
+    if entry.gguf_file:
+        folder = dequantized_folder(folder / entry.gguf_file, settings.cache_dir)
+    return HuggingFaceAdapter.from_folder(folder, _entry_info(entry), token_limit(entry, settings))
 
 
 def _build_seq2seq(entry: ManifestEntry, settings: Settings) -> ModelAdapter:
