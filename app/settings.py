@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(
         default=48, ge=1, description="Most tokens a decoder may generate for one request."
     )
+    max_response_weights: int = Field(
+        default=32_000_000,
+        ge=1,
+        description=(
+            "Most attention weights one response may carry (a 512-token MiniLM run has 19 "
+            "million); beyond, a 422 asks for fewer layers or heads, a head mean or max_size."
+        ),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )

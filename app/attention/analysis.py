@@ -63,5 +63,30 @@ def analyse(
     elif options.aggregate == "rollout":
         view = rollout(view)
         if layers is not None:
-            view = replace(view, blocks=[b for b in view.blocks if b.name.layer in set(layers)])
+            wanted = set(layers)
+            view = replace(view, blocks=(b for b in view.blocks if b.name.layer in wanted))
     return view
+
+
+def response_weights(
+    run: AttentionRun,
+    options: Options,
+    layers: list[int] | None,
+    heads: list[int] | None,
+    max_size: int | None,
+) -> int:
+    """How many weights the response would carry at most (token level, before words merge):
+    known from the shapes alone, before anything is computed."""
+    total = 0
+    for name in run.blocks:
+        if layers is not None and name.layer not in layers:
+            continue
+        count, rows, cols = run.shape(name)
+        if options.aggregate != "none":
+            count = 1
+        elif heads is not None:
+            count = len(set(heads))
+        if max_size is not None:
+            rows, cols = min(rows, max_size), min(cols, max_size)
+        total += count * rows * cols
+    return total

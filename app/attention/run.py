@@ -4,7 +4,7 @@ Every model family returns an AttentionRun; the analyses in app/attention/ops re
 never the model. A run is immutable once built: the cache hands one run to many requests.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,14 +94,55 @@ class TokenList:
         return groups
 
 
+Shape = tuple[int, ...]  # (heads, queries, keys)
+
+
+class ComputedBlocks(Mapping[BlockName, np.ndarray]):
+    """Blocks computed when read instead of kept: a long run's every matrix does not fit in
+    memory (SmolLM2 at 2048 tokens: 30 × 9 × 2048² ≈ 1.1 billion weights, 4.5 GB), while
+    what they are computed from (each layer's input) does.
+
+    `compute(name, heads)` returns float32 [len(heads), queries, keys] (every head when None)
+    and does torch work: call it on the inference gate's threads (app/api/inference.py).
+    """
+
+    def __init__(
+        self,
+        shapes: Mapping[BlockName, Shape],
+        compute: Callable[[BlockName, list[int] | None], np.ndarray],
+        kept_bytes: int,
+    ) -> None:
+        self._shapes = dict(shapes)
+        self._compute = compute
+        self.kept_bytes = kept_bytes  # what the run holds to compute them from
+
+    def __getitem__(self, name: BlockName) -> np.ndarray:
+        if name not in self._shapes:
+            raise KeyError(name)
+        return self._compute(name, None)
+
+    def __iter__(self) -> Iterator[BlockName]:
+        return iter(self._shapes)
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def shape(self, name: BlockName) -> Shape:
+        return self._shapes[name]
+
+    def heads(self, name: BlockName, heads: list[int]) -> np.ndarray:
+        return self._compute(name, heads)
+
+
 @dataclass(frozen=True)
 class AttentionRun:
     """Every attention matrix of one run, keyed by block name, with the tokens labelling them.
 
     blocks[name] is float32 [heads, queries, keys]; its rows are labelled by the token list
-    `name.axes.rows` and its columns by `name.axes.cols`. value_norms[name], when the model
-    offers it, is float32 [heads, keys]: ||f_h(x_j)||, the norm of what key j carries into
-    head h's share of the output, (x_j W_V + b_V) W_O^h.
+    `name.axes.rows` and its columns by `name.axes.cols`. For a long run the blocks are
+    ComputedBlocks: read them through `block()`, which computes only the heads asked for.
+    value_norms[name], when the model offers it, is float32 [heads, keys]: ||f_h(x_j)||, the
+    norm of what key j carries into head h's share of the output, (x_j W_V + b_V) W_O^h.
     """
 
     blocks: Mapping[BlockName, np.ndarray]
@@ -113,19 +154,41 @@ class AttentionRun:
     output_text: str | None = None
 
     def __post_init__(self) -> None:
-        for name, data in self.blocks.items():
+        for name in self.blocks:
+            shape = self.shape(name)
             rows, cols = len(self.tokens(name.axes.rows)), len(self.tokens(name.axes.cols))
-            if data.ndim != 3 or data.shape[1:] != (rows, cols) or data.dtype != np.float32:
+            if len(shape) != 3 or shape[1:] != (rows, cols):
                 raise ValueError(
-                    f"{name} is {data.dtype} {list(data.shape)}; its labels need float32 "
-                    f"[heads, {rows}, {cols}] ({name.axes.rows} x {name.axes.cols})"
+                    f"{name} is {list(shape)}; its labels need [heads, {rows}, {cols}] "
+                    f"({name.axes.rows} x {name.axes.cols})"
                 )
-            data.flags.writeable = False
+            if not self.computed:
+                data = self.blocks[name]
+                if data.dtype != np.float32:
+                    raise ValueError(f"{name} is {data.dtype}, not float32")
+                data.flags.writeable = False
         for name, norms in (self.value_norms or {}).items():
-            block = self.blocks[name]
-            if norms.shape != (block.shape[0], block.shape[2]) or norms.dtype != np.float32:
+            shape = self.shape(name)
+            if norms.shape != (shape[0], shape[2]) or norms.dtype != np.float32:
                 raise ValueError(f"value norms of {name} are not float32 [heads, keys]")
             norms.flags.writeable = False
+
+    @property
+    def computed(self) -> bool:
+        """Whether reading a block runs the model's computation (see ComputedBlocks)."""
+        return isinstance(self.blocks, ComputedBlocks)
+
+    def shape(self, name: BlockName) -> Shape:
+        if isinstance(self.blocks, ComputedBlocks):
+            return self.blocks.shape(name)
+        return tuple(self.blocks[name].shape)
+
+    def block(self, name: BlockName, heads: list[int] | None = None) -> np.ndarray:
+        """The block's weights, cut to `heads` (model head indices) when given."""
+        if isinstance(self.blocks, ComputedBlocks):
+            return self.blocks[name] if heads is None else self.blocks.heads(name, heads)
+        data = self.blocks[name]
+        return data if heads is None else data[heads]
 
     def tokens(self, which: TokenListName) -> TokenList:
         token_list: TokenList = getattr(self, which)
@@ -136,7 +199,11 @@ class AttentionRun:
 
     @property
     def size_bytes(self) -> int:
-        arrays = [*self.blocks.values(), *(self.value_norms or {}).values()]
+        norms = sum(a.nbytes for a in (self.value_norms or {}).values())
+        if isinstance(self.blocks, ComputedBlocks):
+            blocks = self.blocks.kept_bytes
+        else:
+            blocks = sum(a.nbytes for a in self.blocks.values())
         texts = [self.output_text or "", *(w for n in TOKEN_LISTS for w in self.tokens(n).words)]
         tokens = [t.text for n in TOKEN_LISTS for t in self.tokens(n).tokens]
-        return sum(a.nbytes for a in arrays) + sum(map(len, texts + tokens))
+        return blocks + norms + sum(map(len, texts + tokens))

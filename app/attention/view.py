@@ -3,8 +3,13 @@
 A view starts as a selection of a run's blocks at token level (app/attention/ops/select.py);
 each analysis in app/attention/ops takes a view and returns a new one, never changing the
 arrays it was given (they may belong to a cached run).
+
+The labels are worked out at once; the blocks flow through one at a time (an iterator,
+consumed once, in contract order): a long run's blocks are computed when read and must not
+all be in memory together, so each is analysed, encoded and let go before the next.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +41,7 @@ class ViewBlock:
 @dataclass(frozen=True)
 class View:
     labels: dict[TokenListName, list[Label]]
-    blocks: list[ViewBlock]
+    blocks: Iterable[ViewBlock]
 
     def rows(self, block: ViewBlock) -> list[Label]:
         return self.labels[block.name.axes.rows]

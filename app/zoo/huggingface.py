@@ -1,7 +1,9 @@
 """Adapter for any local Hugging Face model folder: encoder, decoder or encoder-decoder."""
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ from app.attention.names import (
     decoder_self_attention,
     encoder_self_attention,
 )
-from app.attention.run import AttentionRun
+from app.attention.run import AttentionRun, ComputedBlocks
 from app.attention.steps import HeadInternals
 from app.zoo.base import Family, ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
 from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
+from app.zoo.recompute import LlamaAttentionRecompute
 from app.zoo.value_norms import ValueSites, huggingface_value_sites, reading_value_norms
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,16 @@ class HuggingFaceAdapter(ModelAdapter):
         self.tokens = HFTokens(tokenizer)
         self.value_sites = value_sites
         self.encoder_layers, self.decoder_layers = _layer_counts(model.config, info.family)
+        # Llama decoders keep each layer's input and compute attention when it is read: long
+        # inputs would not fit otherwise (app/zoo/recompute.py).
+        self.recompute = (
+            LlamaAttentionRecompute(model)
+            if info.family == "decoder" and model.config.model_type == "llama"
+            else None
+        )
+        # The attention kernel is a setting of the shared model object: whoever switches it
+        # holds this lock until the model is back on eager (see _kernel).
+        self._kernel_lock = threading.Lock()
 
     @classmethod
     def from_folder(cls, path: Path, info: ModelInfo, max_tokens: int) -> "HuggingFaceAdapter":
@@ -255,9 +268,27 @@ class HuggingFaceAdapter(ModelAdapter):
             value_norms=norms or None,
         )
 
+    @contextmanager
+    def _kernel(self, implementation: str) -> Iterator[None]:
+        """Run the model with another attention kernel ("sdpa": fast, returns no weights),
+        then put eager back; callers of the model that need eager's weights take the lock."""
+        with self._kernel_lock:
+            self.model.set_attn_implementation(implementation)
+            try:
+                yield
+            finally:
+                self.model.set_attn_implementation("eager")
+
     def _run_decoder(
         self, prompt: Segment, target: str | None, max_new_tokens: int
     ) -> AttentionRun:
+        if self.recompute is None:
+            with self._kernel_lock:
+                return self._decode(prompt, target, max_new_tokens)
+        with self._kernel("sdpa"):
+            return self._decode(prompt, target, max_new_tokens)
+
+    def _decode(self, prompt: Segment, target: str | None, max_new_tokens: int) -> AttentionRun:
         output_text = None
         if target is None:
             prompt_ids = torch.tensor([prompt.ids])
@@ -281,17 +312,39 @@ class HuggingFaceAdapter(ModelAdapter):
                 f"accepts at most {self.info.max_tokens}. Shorten them."
             )
         # One pass over the whole sequence gives full [T, T] matrices for prompt and continuation.
+        blocks: Mapping[BlockName, np.ndarray]
         with reading_value_norms(self.value_sites) as norms:
-            out = self.model(input_ids=torch.tensor([sequence]), output_attentions=True)
-        _check_count(out.attentions, self.decoder_layers, self.info.id)
+            if self.recompute is None:
+                out = self.model(input_ids=torch.tensor([sequence]), output_attentions=True)
+                _check_count(out.attentions, self.decoder_layers, self.info.id)
+                blocks = _blocks(out.attentions, decoder_self_attention)
+            else:
+                blocks = self._computed_blocks(sequence)
         tokens = self.tokens.token_list([prompt, continuation])
         return AttentionRun(
-            blocks=_blocks(out.attentions, decoder_self_attention),
+            blocks=blocks,
             target=tokens,
             target_input=tokens,
             value_norms=norms or None,
             output_text=output_text,
         )
+
+    def _computed_blocks(self, sequence: list[int]) -> ComputedBlocks:
+        """Blocks computed when read, from each layer's input (the base model's hidden states;
+        no logits: nothing here needs them, and at 2048 tokens they are 400 MB)."""
+        recompute = self.recompute
+        assert recompute is not None
+        out = self.model.model(input_ids=torch.tensor([sequence]), output_hidden_states=True)
+        inputs = out.hidden_states[: self.decoder_layers]  # the last entry is the final norm's
+        _check_count(inputs, self.decoder_layers, self.info.id)
+        length, heads = len(sequence), self.info.heads
+
+        def compute(name: BlockName, chosen: list[int] | None) -> np.ndarray:
+            return recompute.weights(name.layer, inputs[name.layer], chosen)
+
+        shapes = {decoder_self_attention(i): (heads, length, length) for i in range(len(inputs))}
+        kept = sum(h.numel() * h.element_size() for h in inputs)
+        return ComputedBlocks(shapes, compute, kept)
 
     def _run_encoder_decoder(
         self, source: Segment, target: str | None, max_new_tokens: int

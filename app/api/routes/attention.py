@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas import AttentionOut, AttentionRequest
-from app.attention.analysis import Options
+from app.attention.analysis import Options, response_weights
 from app.attention.errors import InputError
 from app.attention.payload import render_attention
 from app.attention.run import AttentionRun
@@ -129,6 +129,15 @@ async def attention(
 
         run = await gate.run(compute)
 
+    weights = response_weights(run, options, request.layers, request.heads, request.max_size)
+    if weights > settings.max_response_weights:
+        raise InputError(
+            f"this response would carry {weights:,} attention weights; this server sends at "
+            f"most {settings.max_response_weights:,} at once. Ask for fewer 'layers' or "
+            "'heads', aggregate 'heads', or pool with 'max_size' (the run is cached: asking "
+            "again costs no forward pass)."
+        )
+
     def render() -> bytes:
         return render_attention(
             adapter.info.id,
@@ -142,6 +151,7 @@ async def attention(
             explainable=adapter.info.explainable,
         )
 
-    # Encoding a long run takes a while too: keep it off the event loop.
-    body = await anyio.to_thread.run_sync(render)
+    # Encoding a long run takes a while too: keep it off the event loop. A computed run
+    # (app/attention/run.py) does torch work as it renders: that belongs on the gate's threads.
+    body = await (gate.run(render) if run.computed else anyio.to_thread.run_sync(render))
     return Response(body, media_type="application/json", headers={"X-Cache": cache_status})

@@ -2,18 +2,17 @@
 
 from dataclasses import replace
 
-from app.attention.view import View
+from app.attention.view import View, ViewBlock
+
+
+def _mean(block: ViewBlock) -> ViewBlock:
+    totals = block.row_totals
+    return replace(
+        block,
+        data=block.data.mean(axis=0, keepdims=True),
+        row_totals=None if totals is None else totals.mean(axis=0, keepdims=True),
+    )
 
 
 def mean_over_heads(view: View) -> View:
-    blocks = [
-        replace(
-            block,
-            data=block.data.mean(axis=0, keepdims=True),
-            row_totals=None
-            if block.row_totals is None
-            else block.row_totals.mean(axis=0, keepdims=True),
-        )
-        for block in view.blocks
-    ]
-    return replace(view, blocks=blocks)
+    return replace(view, blocks=map(_mean, view.blocks))

@@ -7,6 +7,7 @@ R_L = Â_L · … · Â_0. It treats the residual as exactly half and ignores th
 layers and the value vectors: a rough picture of the flow, not a proof of influence.
 """
 
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -22,24 +23,26 @@ ENCODER_DECODER_REFUSAL = (
 )
 
 
-def rollout(view: View) -> View:
-    """Each self-attention block becomes the rollout through layers 0..its own, [1, S, S].
-
-    `view` must hold every layer from 0 up, of one stack, each block square with the same
-    labels on both axes.
-    """
-    stacks = {block.name.stack for block in view.blocks}
-    if len(stacks) > 1 or any(b.name.kind != "self_attn" for b in view.blocks):
-        raise InputError(ENCODER_DECODER_REFUSAL)
-    blocks: list[ViewBlock] = []
+def _rolled(blocks: Iterable[ViewBlock]) -> Iterator[ViewBlock]:
     composed: np.ndarray | None = None
-    for layer, block in enumerate(sorted(view.blocks, key=lambda b: b.name.layer)):
+    stack = None
+    for layer, block in enumerate(blocks):  # contract order: layer by layer
+        if block.name.kind != "self_attn" or stack not in (None, block.name.stack):
+            raise InputError(ENCODER_DECODER_REFUSAL)
+        stack = block.name.stack
         if block.name.layer != layer:
             raise ValueError(f"rollout needs every layer from 0; layer {layer} is missing")
         size = block.data.shape[1]
         identity = np.eye(size, dtype=np.float32)
         mixed, _ = normalize_rows(0.5 * block.data.mean(axis=0) + 0.5 * identity)  # (S, S)
         composed = mixed if composed is None else mixed @ composed
-        data = composed[None]  # (1, S, S)
-        blocks.append(replace(block, data=data, row_totals=None))
-    return replace(view, blocks=blocks)
+        yield replace(block, data=composed[None], row_totals=None)  # (1, S, S)
+
+
+def rollout(view: View) -> View:
+    """Each self-attention block becomes the rollout through layers 0..its own, [1, S, S].
+
+    `view` must hold every layer from 0 up, of one stack, each block square with the same
+    labels on both axes; only the running product is kept between layers.
+    """
+    return replace(view, blocks=_rolled(view.blocks))

@@ -18,7 +18,7 @@ def check_selection(run: AttentionRun, layers: list[int] | None, heads: list[int
         raise InputError(
             f"layer {missing[0]} does not exist; this model has layers {_ranges(available)}"
         )
-    head_count = min((data.shape[0] for data in run.blocks.values()), default=0)
+    head_count = min((run.shape(name)[0] for name in run.blocks), default=0)
     bad = sorted(h for h in set(heads or ()) if not 0 <= h < head_count)
     if bad:
         valid = _ranges(list(range(head_count)))
@@ -37,15 +37,18 @@ def token_labels(run: AttentionRun) -> dict[TokenListName, list[Label]]:
 
 def select(run: AttentionRun, layers: list[int] | None, heads: list[int] | None) -> View:
     """The blocks of the requested layers (all when None), cut to the requested heads, in
-    contract order. The data are views of the run's read-only arrays when nothing is cut."""
+    contract order. The data are views of the run's read-only arrays when nothing is cut;
+    a computed run computes each block (only its chosen heads) when the view reaches it."""
     check_selection(run, layers, heads)
     wanted = set(layers) if layers is not None else None
     head_index = sorted(set(heads)) if heads is not None else None
-    blocks = []
-    for name in run.sorted_names():
-        if wanted is not None and name.layer not in wanted:
-            continue
-        data = run.blocks[name]
-        chosen = head_index if head_index is not None else list(range(data.shape[0]))
-        blocks.append(ViewBlock(name, chosen, data if head_index is None else data[head_index]))
+    names = [n for n in run.sorted_names() if wanted is None or n.layer in wanted]
+    blocks = (
+        ViewBlock(
+            name,
+            head_index if head_index is not None else list(range(run.shape(name)[0])),
+            run.block(name, head_index),
+        )
+        for name in names
+    )
     return View(token_labels(run), blocks)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from app.attention.errors import InputError
 from app.attention.ops.rows import normalize_rows
 from app.attention.run import AttentionRun
-from app.attention.view import View
+from app.attention.view import View, ViewBlock
 
 
 def weight_by_value_norm(view: View, run: AttentionRun) -> View:
@@ -19,9 +19,11 @@ def weight_by_value_norm(view: View, run: AttentionRun) -> View:
     Σ_j α_ij ||f_h(x_j)|| per head and row, so the scale is not lost."""
     if run.value_norms is None:
         raise InputError("this model's value vectors are not available; use weighting 'attention'")
-    blocks = []
-    for block in view.blocks:
-        norms = run.value_norms[block.name][block.heads]  # (h, K)
-        weighted, totals = normalize_rows(block.data * norms[:, None, :])  # (h, Q, K), (h, Q)
-        blocks.append(replace(block, data=weighted, row_totals=totals))
-    return replace(view, blocks=blocks)
+    value_norms = run.value_norms
+
+    def weighted(block: ViewBlock) -> ViewBlock:
+        norms = value_norms[block.name][block.heads]  # (h, K)
+        data, totals = normalize_rows(block.data * norms[:, None, :])  # (h, Q, K), (h, Q)
+        return replace(block, data=data, row_totals=totals)
+
+    return replace(view, blocks=map(weighted, view.blocks))

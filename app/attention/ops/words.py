@@ -12,7 +12,7 @@ import numpy as np
 
 from app.attention.names import TokenListName
 from app.attention.run import AttentionRun
-from app.attention.view import Label, View
+from app.attention.view import Label, View, ViewBlock
 
 
 def _starts(labels: list[Label]) -> list[int]:
@@ -55,21 +55,21 @@ def _merge_axis(data: np.ndarray, starts: list[int], axis: int, mean: bool) -> n
 
 def merge_words(view: View, run: AttentionRun) -> View:
     starts = {which: _starts(labels) for which, labels in view.labels.items()}
-    blocks = []
-    for block in view.blocks:
+
+    def merged(block: ViewBlock) -> ViewBlock:
         rows: TokenListName = block.name.axes.rows
         cols: TokenListName = block.name.axes.cols
         if not starts[rows] or not starts[cols]:  # nothing left to merge (all dropped)
-            blocks.append(block)
-            continue
+            return block
         summed = _merge_axis(block.data, starts[cols], axis=2, mean=False)  # (h, Q, words)
         data = _merge_axis(summed, starts[rows], axis=1, mean=True)  # (h, words, words)
         totals = None
         if block.row_totals is not None:
             totals = _merge_axis(block.row_totals, starts[rows], axis=1, mean=True)
-        blocks.append(replace(block, data=data, row_totals=totals))
+        return replace(block, data=data, row_totals=totals)
+
     labels = {
         which: _merged(labels, starts[which], run.tokens(which).words)
         for which, labels in view.labels.items()
     }
-    return View(labels, blocks)
+    return View(labels, map(merged, view.blocks))
