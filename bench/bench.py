@@ -7,10 +7,15 @@ For each model and input length n it measures, on this machine:
 - B/w: response bytes per attention weight, for json and uint8;
 - page: Chromium, from clicking Run to the heatmap and overview drawn (MiniLM only);
 - options: the analyses of issue 6 on a cache hit (uint8), each alone and all together,
-  and value-norm weighting on a cache miss.
+  and value-norm weighting on a cache miss;
+- long contexts (SmolLM2 at 128, 512 and 2048 tokens): the bare eager forward pass with
+  attention output, the first overview (a new text: the run and every head pooled to 48×48,
+  as the page asks), then one head of one layer at full resolution, and the server's peak
+  RSS (a fresh server per length, serving only that model).
 """
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -101,8 +106,9 @@ def chinese_text(tokens: int, variant: int = 0) -> str:
 
 
 @contextmanager
-def server(port: int) -> Iterator[str]:
-    env = {**os.environ, "ATTN_MAX_CHARS": "20000"}
+def server(port: int, models: list[str]) -> Iterator[tuple[str, int]]:
+    """A server of `models` on `port`: its URL and process id."""
+    env = {**os.environ, "ATTN_MAX_CHARS": "50000", "ATTN_ENABLED_MODELS": json.dumps(models)}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -125,7 +131,7 @@ def server(port: int) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -284,17 +290,98 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
+LONG_LENGTHS = [128, 512, 2048]
+LONG_REPEATS = {128: 5, 512: 3, 2048: 2}
+
+
+@dataclass
+class LongRow:
+    model: str
+    tokens: int
+    forward: float  # ms: eager, output_attentions=True, in this process
+    overview: float  # ms: a new text, every head pooled (the page's first request)
+    focused: float  # ms: then one head of one layer at full resolution
+    peak_rss_mib: float  # the server's
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_long(adapter: Any, n: int, port: int) -> LongRow:
+    """One length of a long-context model, on a fresh server."""
+    tokenizer = adapter.tokenizer
+    words = " ".join(FILLER * (n // len(FILLER) + 2))
+    ids = tokenizer(words)["input_ids"][: n - 1]  # and a one-token target: n tokens in all
+    repeats = LONG_REPEATS[n]
+    texts = [f"{SWAPS[i]} " + tokenizer.decode(ids[1:]) for i in range(repeats + 1)]
+    model = adapter.model
+    inputs = torch.tensor([tokenizer(texts[0] + " end")["input_ids"]])
+
+    def forward() -> object:
+        with torch.inference_mode():
+            return model(input_ids=inputs, output_attentions=True)
+
+    forward_ms = rounds_median_ms({"forward": forward}, repeats, rounds=1)["forward"]
+    body = {"model": adapter.info.id, "target": " end"}
+    overview, focused = [], []
+    with server(port, [adapter.info.id]) as (url, pid), httpx.Client(timeout=600) as client:
+        for text in texts:
+            start = time.perf_counter()
+            response = client.post(
+                f"{url}/api/v1/attention",
+                json={**body, "text": text, "encoding": "uint8", "max_size": 48},
+            )
+            response.raise_for_status()
+            overview.append(time.perf_counter() - start)
+            tokens = len(response.json()["tokens"]["target"])
+            start = time.perf_counter()
+            client.post(
+                f"{url}/api/v1/attention",
+                json={**body, "text": text, "layers": [17], "heads": [4], "encoding": "float16"},
+            ).raise_for_status()
+            focused.append(time.perf_counter() - start)
+        rss = peak_rss_mib(pid)
+    # the first of each is a warm-up
+    return LongRow(
+        adapter.info.id,
+        tokens,
+        forward_ms,
+        statistics.median(overview[1:]) * 1000,
+        statistics.median(focused[1:]) * 1000,
+        rss,
+    )
+
+
+def print_long_table(rows: list[LongRow]) -> None:
+    print("\nLong contexts: the first overview and a focused head, against the eager forward.\n")
+    print(
+        "| model | n | eager forward ms | first overview ms (×fwd) | focused head ms "
+        "| server peak RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r.model} | {r.tokens} | {r.forward:.0f} | {r.overview:.0f} "
+            f"({r.overview / r.forward:.2f}) | {r.focused:.0f} | {r.peak_rss_mib:.0f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="+", default=["minilm", "transformer-zh-en"])
+    parser.add_argument("--long-models", nargs="*", default=["smollm2"])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--no-page", action="store_true", help="skip the Chromium timings")
     args = parser.parse_args()
 
-    registry = load_registry(Settings(enabled_models=args.models))
+    registry = load_registry(Settings(enabled_models=args.models + args.long_models))
     rows = []
-    with server(args.port) as url, httpx.Client(timeout=300) as client:
+    with server(args.port, args.models) as (url, _), httpx.Client(timeout=300) as client:
         for model_id in args.models:
             try:
                 adapter = registry.get(model_id)
@@ -306,7 +393,18 @@ def main() -> None:
                 with_page = model_id == "minilm" and not args.no_page
                 rows.append(measure(client, url, adapter, n, repeats, with_page))
                 print(f"done {model_id} n={n}", file=sys.stderr)
+    long_rows = []
+    for model_id in args.long_models:
+        try:
+            adapter = registry.get(model_id)
+        except LookupError:
+            print(f"skipping {model_id}: not available", file=sys.stderr)
+            continue
+        for n in [n for n in LONG_LENGTHS if n <= adapter.info.max_tokens]:
+            long_rows.append(measure_long(adapter, n, args.port + 1))
+            print(f"done {model_id} n={n}", file=sys.stderr)
     print_table(rows)
+    print_long_table(long_rows)
 
 
 if __name__ == "__main__":

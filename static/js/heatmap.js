@@ -4,6 +4,10 @@ import { plotlyText } from "./text.js";
 
 const SHOW_VALUES_UP_TO = 16; // tokens per axis; beyond this the numbers would not fit
 const MAX_TICKS = 64;
+// Cells beyond which hover labels are not built per cell: at 2048 tokens that would be four
+// million strings. Plotly still draws the matrix (as one image) and hovers it; the tokens of
+// the cell under the pointer are written into `hoverLine` instead.
+const HOVER_TEXT_LIMIT = 300_000;
 
 function ticks(tokens) {
   const step = Math.ceil(tokens.length / MAX_TICKS);
@@ -53,8 +57,10 @@ export function drawHeatmap(
     highlightRow = null,
     title = null,
     compact = false,
+    hoverLine = null,
   },
 ) {
+  const large = rowTokens.length * colTokens.length > HOVER_TEXT_LIMIT;
   const n = Math.max(rowTokens.length, colTokens.length);
   const cell = compact ? (n <= 24 ? 22 : 9) : n <= 24 ? 34 : n <= 64 ? 14 : 7;
   const trace = {
@@ -64,15 +70,17 @@ export function drawHeatmap(
     y: rowTokens.map((_, i) => i),
     zmin: 0,
     colorscale: "Viridis",
-    text: hoverText(rowTokens, colTokens),
-    hovertemplate: "%{text}<br>weight %{z:.4f}<extra></extra>",
+    text: large ? undefined : hoverText(rowTokens, colTokens),
+    hovertemplate: large
+      ? "query %{y} → key %{x}<br>weight %{z:.4f}<extra></extra>"
+      : "%{text}<br>weight %{z:.4f}<extra></extra>",
     colorbar: { title: { text: "weight" }, thickness: 14 },
     xgap: n <= 64 ? 1 : 0,
     ygap: n <= 64 ? 1 : 0,
   };
   // Value-norm weighting: each row was scaled to 1; its total before that says how much the
   // query's attended values weigh at all.
-  if (rowTotals) {
+  if (rowTotals && !large) {
     trace.customdata = rowTotals.map((total) => new Array(colTokens.length).fill(total));
     trace.hovertemplate = "%{text}<br>weight %{z:.4f}<br>row total Σα‖f(x)‖ %{customdata:.3f}<extra></extra>";
   }
@@ -106,4 +114,23 @@ export function drawHeatmap(
           ],
   };
   window.Plotly.react(div, [trace], layout, { responsive: true, displaylogo: false });
+  if (hoverLine) followHover(div, hoverLine, large ? { rowTokens, colTokens, rowTotals } : null);
+}
+
+// For a large matrix, the hovered cell's tokens (and row total) go into `line` as text.
+const hoverTargets = new WeakMap();
+
+function followHover(div, line, labels) {
+  line.textContent = labels ? "Hover a cell to see its query and key tokens." : "";
+  line.hidden = !labels;
+  const bound = hoverTargets.has(div);
+  hoverTargets.set(div, { line, labels });
+  if (bound) return;
+  div.on("plotly_hover", (event) => {
+    const { line: target, labels: current } = hoverTargets.get(div);
+    if (!current) return;
+    const { x, y, z } = event.points[0];
+    const total = current.rowTotals ? ` · row total Σα‖f(x)‖ ${current.rowTotals[y].toFixed(3)}` : "";
+    target.textContent = `${current.rowTokens[y]} (${y}) → ${current.colTokens[x]} (${x}): weight ${z.toFixed(4)}${total}`;
+  });
 }

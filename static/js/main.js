@@ -16,6 +16,7 @@ const $ = (id) => document.getElementById(id);
 // The overview comes pooled to this many rows and columns, one byte a weight; the heatmap
 // fetches its layer at full resolution in half floats (the run is cached server-side).
 const THUMBNAIL_SIZE = 48;
+const FOCUS_LAYER_LIMIT = 4_000_000; // weights in one layer fetched at once; see focusBlocks
 
 const state = {
   models: new Map(),
@@ -137,16 +138,24 @@ async function load(model, request, message) {
 }
 
 // The full-resolution blocks of one layer (every group, every head), fetched once per result.
-function focusBlocks(layer) {
-  const { focus, request, options } = state.result;
-  if (!focus.has(layer)) {
-    const pending = fetchAttention({ ...request, ...options, layers: [layer], encoding: "float16" }).then(
+// A layer of a long run is fetched one head at a time, or as the server's head mean: every
+// head of a 2048-token SmolLM2 layer is 9 × 2048² weights, 75 MB as half floats.
+function focusBlocks(layer, head) {
+  const { focus, request, options, blocks } = state.result;
+  const weights = Math.max(
+    ...blocks.filter((b) => b.layer === layer).map((b) => (b.pooled_from ?? b.shape).reduce((a, c) => a * c, 1)),
+  );
+  const whole = weights <= FOCUS_LAYER_LIMIT || combinedEntry(options);
+  const key = whole ? String(layer) : `${layer}/${head}`;
+  if (!focus.has(key)) {
+    const cut = whole ? {} : head === MEAN ? { aggregate: "heads" } : { heads: [head] };
+    const pending = fetchAttention({ ...request, ...options, ...cut, layers: [layer], encoding: "float16" }).then(
       (body) => body.blocks.map(fromWire),
     );
-    pending.catch(() => focus.delete(layer));
-    focus.set(layer, pending);
+    pending.catch(() => focus.delete(key));
+    focus.set(key, pending);
   }
-  return focus.get(layer);
+  return focus.get(key);
 }
 
 function currentGroup() {
@@ -216,7 +225,7 @@ async function renderHeatmap(group) {
   const { result } = state;
   let layerBlocks;
   try {
-    layerBlocks = await focusBlocks(state.layer);
+    layerBlocks = await focusBlocks(state.layer, viewHead());
   } catch (error) {
     showError(error.message);
     return;
@@ -239,6 +248,7 @@ async function renderHeatmap(group) {
     colTitle: `key (${listName(block.cols)})`,
     rowTotals: rowTotals(block, position),
     highlightRow: stepStack() && head !== MEAN ? state.query : null,
+    hoverLine: $("heatmap-hover"),
   });
   bindHeatmapClicks();
   for (const view of [$("heatmap"), $("lines")]) {
