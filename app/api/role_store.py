@@ -143,10 +143,10 @@ class HeadRoleStore:
             return cached
 
         def compute() -> HeadRolesOut:
-            self.computations += 1
             heads = head_roles.score_heads(adapter, probes, variant)
             return roles_payload(model_id, variant, fingerprint, probes, heads)
 
+        self.computations += 1
         roles = await gate.run(compute)
         await anyio.to_thread.run_sync(write_atomically, path, roles)
         return roles
