@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -127,22 +128,27 @@ def score_heads(adapter: ModelAdapter, probes: list[Probe], variant: str | None)
     return result
 
 
+def _file_stamp(path: Path) -> tuple[str, int, int] | tuple[str, None, None]:
+    """(path, size, modification time); a file gone since loading stamps (path, None, None):
+    the model in memory still runs, and its roles are keyed apart from the file's."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return str(path), None, None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 def fingerprint(adapter: ModelAdapter, probes: list[Probe], variant: str | None) -> str:
-    """Changes when the probes, the scoring (ROLES_VERSION), the model's shape and source or
-    its weight files (name, size, modification time) change."""
+    """Changes when the probes, the scoring (ROLES_VERSION and the rules), the model's shape
+    and source, the variant or the weight files (name, size, modification time) change."""
     info = adapter.info
-    files = [
-        (str(path), stat.st_size, stat.st_mtime_ns)
-        for path in adapter.weight_files
-        if (stat := path.stat())
-    ]
     described = {
         "version": roles.ROLES_VERSION,
         "rules": [asdict(rule) for rule in roles.RULES],
         "probes": [asdict(probe) for probe in probes],
         "model": [info.id, info.family, info.layers, info.heads, info.kv_heads, info.source],
         "variant": variant,
-        "files": files,
+        "files": [_file_stamp(path) for path in adapter.weight_files],
     }
     encoded = json.dumps(described, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(encoded).hexdigest()[:16]
