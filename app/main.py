@@ -12,7 +12,8 @@ from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
 from app.api.middleware import RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
-from app.api.routes import attention, explain, health, lessons, models, pages
+from app.api.role_store import HeadRoleStore
+from app.api.routes import attention, explain, heads, health, lessons, models, pages
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from app.zoo.registry import load_registry
@@ -51,12 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
     app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
+    app.state.head_roles = HeadRoleStore(settings.cache_dir)
     install_openapi(app, settings)
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(heads.router)
     app.include_router(attention.router)
     app.include_router(explain.router)
     app.include_router(lessons.router)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from app.api.inference import InferenceGate
+from app.api.role_store import HeadRoleStore
 from app.attention.cache import RunCache
 from app.settings import Settings
 from app.zoo.registry import Registry
@@ -31,10 +32,16 @@ async def get_gate(request: Request) -> InferenceGate:
     return gate
 
 
+async def get_head_roles(request: Request) -> HeadRoleStore:
+    store: HeadRoleStore = request.app.state.head_roles
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 CacheDep = Annotated[RunCache, Depends(get_cache)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
+HeadRolesDep = Annotated[HeadRoleStore, Depends(get_head_roles)]
 
 
 async def require_json_body(request: Request) -> None:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.attention.analysis import Aggregate, Granularity, SpecialTokens, Weighting
 from app.attention.names import Kind, Stack, TokenListName
 from app.attention.ops.encode import Encoding
+from app.attention.roles import Role
 
 MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -340,3 +341,49 @@ class ExplainOut(BaseModel):
     weights: list[float] = Field(description="The model's attention row: softmax(scaled_scores).")
     output: list[float] = Field(description="The head's output: sum_j w_j v_j.")
     checks: ExplainChecks
+
+
+class RoleOut(BaseModel):
+    role: Role
+    meaning: str = Field(description="What a head with this role does, in a few words.")
+    threshold: float = Field(description="The score a head needs for this role.")
+    pattern: bool = Field(
+        description="A pattern role wins over any resting role (sink, broad) that also passes."
+    )
+    kinds: list[Kind] = Field(description="The kinds of block this role is scored on.")
+
+
+class ProbeOut(BaseModel):
+    text: str
+    target: str | None
+    kind: Literal["sentence", "repeat"] = Field(
+        description="Sentences score every role but induction; the repeat scores induction."
+    )
+    links: list[tuple[str, str]] = Field(
+        description="(target word, the source text it translates): the alignment score's links."
+    )
+
+
+class HeadRoleOut(BaseModel):
+    block: str = Field(examples=["encoder.3.self_attn"])
+    stack: Stack
+    kind: Kind
+    layer: int
+    head: int
+    role: Role
+    score: float | None = Field(description="The score of `role`; null when the role is none.")
+    scores: dict[Role, float | None] = Field(
+        description="Every score defined on this kind of block; null where no probe row had one."
+    )
+
+
+class HeadRolesOut(BaseModel):
+    model: str
+    variant: str | None
+    fingerprint: str = Field(
+        description="Changes with the probes, the scoring code or the weights: a new one is a "
+        "new computation."
+    )
+    roles: list[RoleOut]
+    probes: list[ProbeOut] = Field(description="What the model read to score its heads.")
+    heads: list[HeadRoleOut] = Field(description="One entry per block, layer and head.")

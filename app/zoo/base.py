@@ -2,6 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from app.attention.analysis import AGGREGATES, Aggregate, Weighting
@@ -41,6 +42,11 @@ class ModelInfo:
     aggregates: list[Aggregate] = field(default_factory=lambda: list(AGGREGATES))
 
 
+def files_under(folder: Path) -> tuple[Path, ...]:
+    """Every file in a model folder and its subfolders, in a stable order."""
+    return tuple(sorted(path for path in folder.rglob("*") if path.is_file()))
+
+
 def resolve_query(tokens: list[str], query: int | str) -> int:
     """The position of the query token: an index, or the first token that reads `query`."""
     if isinstance(query, int):
@@ -71,6 +77,9 @@ class ModelAdapter(ABC):
     """One loaded model. Read-only after loading: two requests may run it at once."""
 
     info: ModelInfo
+    # The files the weights were read from: a change to one changes what the model computes
+    # (caches of its results key on their sizes and times).
+    weight_files: tuple[Path, ...] = ()
 
     @abstractmethod
     def run(

@@ -29,7 +29,14 @@ from app.attention.names import (
 )
 from app.attention.run import AttentionRun, ComputedBlocks
 from app.attention.steps import HeadInternals
-from app.zoo.base import Family, ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
+from app.zoo.base import (
+    Family,
+    ModelAdapter,
+    ModelInfo,
+    check_layer_and_head,
+    files_under,
+    resolve_query,
+)
 from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
 from app.zoo.recompute import LlamaAttentionRecompute
@@ -165,6 +172,7 @@ class HuggingFaceAdapter(ModelAdapter):
             aggregates=["none", "heads"] if family == "encoder-decoder" else list(AGGREGATES),
         )
         adapter = cls(info, model, tokenizer, huggingface_value_sites(model))
+        adapter.weight_files = files_under(path)
         adapter._self_test()
         return adapter
 

@@ -10,7 +10,7 @@ from app.attention.errors import InputError
 from app.attention.run import AttentionRun
 from app.attention.steps import HeadInternals
 from app.seq2seq.translator import Translator
-from app.zoo.base import ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
+from app.zoo.base import ModelAdapter, ModelInfo, check_layer_and_head, files_under, resolve_query
 from app.zoo.capture import capture_calls
 from app.zoo.value_norms import ValueSites, reading_value_norms, transformer_translator_sites
 
@@ -52,7 +52,9 @@ class Seq2SeqAdapter(ModelAdapter):
             # Rollout composes one stack's self-attention; see app/attention/ops/rollout.py.
             aggregates=["none", "heads"],
         )
-        return cls(info, translators, default)
+        adapter = cls(info, translators, default)
+        adapter.weight_files = files_under(path)
+        return adapter
 
     def _translator(self, variant: str | None) -> Translator:
         if variant is None:

@@ -44,3 +44,10 @@ export function fetchAttention(payload, signal) {
 export function fetchExplain(payload) {
   return postJson("/api/v1/explain", payload);
 }
+
+// What every head of a model does, scored once per model (and variant) on the server's probe
+// texts; the first request for a model may take a few seconds while the server computes them.
+export function fetchHeadRoles(model, variant) {
+  const query = variant ? `?variant=${encodeURIComponent(variant)}` : "";
+  return request(`/api/v1/models/${encodeURIComponent(model)}/heads${query}`);
+}

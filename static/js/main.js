@@ -2,12 +2,13 @@
 // heads under the analysis options. Every block says how to label itself (label, rows, cols),
 // so nothing here knows one kind of attention from another.
 
-import { fetchAttention, fetchExplain, fetchModels } from "./api.js";
+import { fetchAttention, fetchExplain, fetchHeadRoles, fetchModels } from "./api.js";
 import { MEAN, fromWire, groupByLabel, listName, matrix, rowTotals } from "./blocks.js";
 import { drawHeatmap } from "./heatmap.js";
 import { drawLines } from "./lines.js";
 import { combinedEntry, describeOptions, offerOptions, readOptions } from "./options.js";
 import { drawOverview } from "./overview.js";
+import { drawLegend, roleLookup } from "./roles.js";
 import { renderSteps } from "./steps.js";
 import { el } from "./text.js";
 
@@ -28,6 +29,9 @@ const state = {
   layer: 0,
   head: MEAN,
   inFlight: null,
+  // "model|variant" -> { state: "loading" | "ready" | "failed", body, lookup, error }: each
+  // model's head roles, fetched once, after its first run is drawn.
+  roles: new Map(),
 };
 
 const TARGET_HINTS = {
@@ -128,6 +132,7 @@ async function load(model, request, message) {
     $("compare-grid").replaceChildren();
     setBusy(false, `${model.name}: ${blocks.length} blocks`);
     render();
+    loadRoles(request);
   } catch (error) {
     if (error.name === "AbortError") return;
     setBusy(false);
@@ -135,6 +140,29 @@ async function load(model, request, message) {
   } finally {
     if (state.inFlight === controller) state.inFlight = null;
   }
+}
+
+function rolesKey(request) {
+  return `${request.model}|${request.variant ?? ""}`;
+}
+
+// Asked for only once a run is on screen: the server scores a model's heads on the same
+// inference queue as runs (a few seconds for SmolLM2, the first time), so asking earlier would
+// hold up the first heatmap. When the roles come, only the overview is drawn again.
+function loadRoles(request) {
+  const key = rolesKey(request);
+  if (state.roles.has(key)) return;
+  const status = { state: "loading" };
+  state.roles.set(key, status);
+  fetchHeadRoles(request.model, request.variant)
+    .then((body) => Object.assign(status, { state: "ready", body, lookup: roleLookup(body) }))
+    .catch((error) => {
+      Object.assign(status, { state: "failed", error: error.message });
+      state.roles.delete(key); // the next run of this model asks again
+    })
+    .finally(() => {
+      if (state.result && rolesKey(state.result.request) === key) renderOverview(status);
+    });
 }
 
 // The full-resolution blocks of one layer (every group, every head), fetched once per result.
@@ -289,10 +317,18 @@ function render() {
   renderHeatmap(group);
   renderStepsPanel();
   renderComparePanel();
-  const combined = combinedEntry(body.options);
+  renderOverview(state.roles.get(rolesKey(state.result.request)));
+}
+
+// `roles`: the model's head roles as loadRoles keeps them (undefined before it asked).
+function renderOverview(roles) {
+  const group = currentGroup();
+  const combined = combinedEntry(state.result.body.options);
   $("overview-caption").textContent = combined
     ? `One thumbnail per layer: each block is already one matrix (${combined}), scaled to its own maximum. Click one to open it above.`
-    : "Each thumbnail is one head, scaled to its own maximum. Click one to open it above.";
+    : "Each thumbnail is one head, scaled to its own maximum; its letter is the head's role. Click one to open it above.";
+  const kinds = new Set(group.blocks.map((b) => b.kind));
+  drawLegend($("roles-legend"), roles, kinds, Boolean(combined));
   const selected = { layer: state.layer, head: viewHead() };
   drawOverview(
     $("overview"),
@@ -304,7 +340,7 @@ function render() {
       render();
       $("heatmap").scrollIntoView({ behavior: "smooth", block: "nearest" });
     },
-    { combined },
+    { combined, roles: roles?.state === "ready" ? roles.lookup : null },
   );
 }
 

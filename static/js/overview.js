@@ -1,8 +1,10 @@
 // All layers x heads of one group of blocks as small canvases, one pixel per weight, each
-// scaled to its own maximum. Canvas, not Plotly: hundreds of thumbnails must draw at once.
+// scaled to its own maximum, each head badged with its role when the roles have come.
+// Canvas, not Plotly: hundreds of thumbnails must draw at once.
 
 import { VIRIDIS } from "./colors.js";
 import { MEAN } from "./blocks.js";
+import { describeRole, roleBadge, roleOf } from "./roles.js";
 import { el } from "./text.js";
 
 function paint(canvas, data, offset, q, k, stride, count) {
@@ -27,26 +29,30 @@ function paint(canvas, data, offset, q, k, stride, count) {
   canvas.getContext("2d").putImageData(image, 0, 0);
 }
 
-function thumbnail(block, head, index, label, selected, onSelect) {
+// `role`: the head's entry from /heads, or null (a mean, or roles not there yet).
+function thumbnail(block, head, index, label, selected, onSelect, role = null) {
   const [h, q, k] = block.shape;
   const isSelected = selected.layer === block.layer && selected.head === head;
+  const described = role ? `${label}: ${describeRole(role)}` : label;
   const button = el("button", {
     type: "button",
     className: isSelected ? "thumb selected" : "thumb",
-    title: label,
-    ariaLabel: label,
+    title: described,
+    ariaLabel: described,
     dataset: { layer: String(block.layer), head: String(head) },
   });
+  if (role) button.dataset.role = role.role;
   const canvas = el("canvas");
   if (index === null) paint(canvas, block.data, 0, q, k, q * k, h);
   else paint(canvas, block.data, index * q * k, q, k, q * k, 1);
   button.append(canvas);
+  if (role && role.role !== "none") button.append(roleBadge(role.role));
   button.addEventListener("click", () => onSelect(block.layer, head));
   return button;
 }
 
 // One row per layer: a thumbnail per head, then the layer's mean.
-function perHead(grid, blocks, selected, onSelect) {
+function perHead(grid, blocks, selected, onSelect, roles) {
   const headCount = Math.max(...blocks.map((b) => b.heads.length));
   // Thumbnails share the width but stay small: a 4-head model should not draw posters.
   grid.style.gridTemplateColumns = `auto repeat(${headCount + 1}, minmax(0, 110px))`;
@@ -56,7 +62,8 @@ function perHead(grid, blocks, selected, onSelect) {
   for (const block of blocks) {
     grid.append(el("span", { className: "axis", text: `L${block.layer}` }));
     block.heads.forEach((head, i) => {
-      grid.append(thumbnail(block, head, i, `layer ${block.layer}, head ${head}`, selected, onSelect));
+      const role = roleOf(roles, block.name, head);
+      grid.append(thumbnail(block, head, i, `layer ${block.layer}, head ${head}`, selected, onSelect, role));
     });
     grid.append(thumbnail(block, MEAN, null, `layer ${block.layer}, mean over heads`, selected, onSelect));
   }
@@ -75,9 +82,10 @@ function perLayer(grid, blocks, selected, onSelect, combined) {
 
 // `combined`: null when each block has one entry per head; else what the single entry of
 // each block is ("mean over heads", "rollout"), and the overview draws one thumbnail a layer.
-export function drawOverview(container, blocks, selected, onSelect, { combined = null } = {}) {
+// `roles`: (block name, head) -> role entry (roles.js roleLookup), or null while loading.
+export function drawOverview(container, blocks, selected, onSelect, { combined = null, roles = null } = {}) {
   const grid = el("div", { className: "overview-grid" });
   if (combined) perLayer(grid, blocks, selected, onSelect, combined);
-  else perHead(grid, blocks, selected, onSelect);
+  else perHead(grid, blocks, selected, onSelect, roles);
   container.replaceChildren(grid);
 }
