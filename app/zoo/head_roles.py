@@ -104,7 +104,7 @@ def score_heads(adapter: ModelAdapter, probes: list[Probe], variant: str | None)
             log.warning("%s: probe %r left out: %s", adapter.info.id, probe.text, error)
             continue
         for name in run.sorted_names():
-            heads[name] = run.blocks[name].shape[0]
+            heads[name] = run.shape(name)[0]  # without computing a computed block
             for role, values in probe_scores(name, run, probe).items():
                 per_probe[name][role].append(values)
     if not heads:
