@@ -30,6 +30,7 @@ from app.attention.steps import HeadInternals
 from app.zoo.base import Family, ModelAdapter, ModelInfo, check_layer_and_head, resolve_query
 from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
+from app.zoo.stepping import StepwiseGeneration
 from app.zoo.value_norms import ValueSites, huggingface_value_sites, reading_value_norms
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,18 @@ class HuggingFaceAdapter(ModelAdapter):
             scaling=float(attention.scaling),
             model_weights=weights[0, head, position].float(),
             model_output=output[0, position, cut].float(),
+        )
+
+    def generation(self, text: str, *, max_new_tokens: int) -> StepwiseGeneration:
+        if self.info.family != "decoder":
+            return super().generation(text, max_new_tokens=max_new_tokens)
+        prompt = self._encode(text, add_special_tokens=True, what="text")
+        return StepwiseGeneration(
+            self.model,
+            self.tokens,
+            prompt.ids,
+            max_new_tokens=max_new_tokens,
+            max_tokens=self.info.max_tokens,
         )
 
     def _encode(self, text: str, *, add_special_tokens: bool, what: str) -> Segment:
