@@ -12,7 +12,7 @@ from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
 from app.api.middleware import RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
-from app.api.routes import attention, explain, health, lessons, models, pages
+from app.api.routes import attention, explain, generate, health, lessons, models, pages
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from app.zoo.registry import load_registry
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(attention.router)
     app.include_router(explain.router)
+    app.include_router(generate.router)
     app.include_router(lessons.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
