@@ -1,0 +1,105 @@
+"""The generation timeline in Chromium: SmolLM2 writes into it token by token while the
+page stays usable, the scrubber and the written tokens choose the step whose row is drawn,
+and a new run cancels the stream."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import TEST_LIMITS
+
+pytestmark = pytest.mark.browser
+
+WRITES = TEST_LIMITS["max_new_tokens"]  # SmolLM2 writes no end token this early here
+SLOW = 120_000  # ms: SmolLM2 on a busy 2-core machine
+
+
+def _assert_clean(page: Page) -> None:
+    watch = page.watch  # type: ignore[attr-defined]
+    assert watch.hosts == {"127.0.0.1"}
+    assert watch.errors == []
+
+
+def _strip(page: Page, **shown: object) -> None:
+    """Waits until the strip draws the step, layer, head and number of keys given."""
+    selector = "".join(f'[data-{name}="{value}"]' for name, value in shown.items())
+    page.wait_for_selector(f"#timeline-strip{selector} .main-svg")
+
+
+def _generate(page: Page, text: str) -> None:
+    page.select_option("#model", "smollm2")
+    expect(page.locator("#generate")).to_be_visible()
+    page.fill("#text", text)
+    page.click("#generate")
+
+
+def test_tokens_appear_one_by_one_and_the_scrubber_moves_the_row(page: Page) -> None:
+    page.select_option("#model", "smollm2")
+    # Every change of the written-token count, with the panel's state and the time, in the page.
+    page.evaluate(
+        """() => {
+          window.timelineLog = [];
+          const panel = document.getElementById("timeline-panel");
+          new MutationObserver(() => {
+            const { written, state } = panel.dataset;
+            window.timelineLog.push([Number(written), state, performance.now()]);
+          }).observe(panel, { attributes: true, attributeFilter: ["data-written", "data-state"] });
+        }"""
+    )
+    _generate(page, "The capital of France is")
+    page.wait_for_selector('#timeline-panel[data-state="done"]', timeout=SLOW)
+    log = page.evaluate("window.timelineLog")
+    counts = [written for written, state, _ in log if state == "streaming"]
+    # The timeline filled while the model wrote: several counts seen before the end, growing.
+    assert counts == sorted(counts) and len(set(counts) - {0}) >= 4, log
+    first = next(at for written, state, at in log if state == "streaming" and written >= 1)
+    done = next(at for _, state, at in log if state == "done")
+    print(f"first token shown {done - first:.0f} ms before done; counts: {sorted(set(counts))}")
+    assert done - first > 100
+
+    tokens = page.locator("#timeline-tokens .token")
+    expect(tokens).to_have_count(5 + WRITES)
+    expect(tokens.nth(5)).to_have_text("Paris")
+    expect(page.locator("#timeline-status")).to_contain_text(f"Done: {WRITES} tokens written")
+    # Following the model, the newest step is on show.
+    _strip(page, step=WRITES - 1, keys=5 + WRITES - 1)
+
+    page.locator("#timeline-step").fill("0")
+    _strip(page, step=0, keys=5, layer=15, head="mean")
+    expect(page.locator("#timeline-caption")).to_contain_text(
+        "reading “is” (position 4) last, the model writes “Paris”"
+    )
+    ticks = page.locator("#timeline-strip .xtick text").all_text_contents()
+    assert ticks == ["The", "capital", "of", "France", "is", "Paris"]
+    expect(tokens.nth(4)).to_have_class("token prompt reads")
+    expect(tokens.nth(5)).to_have_class("token written writes")
+
+    page.locator("#timeline-step").press("ArrowRight")
+    _strip(page, step=1, keys=6)
+
+    page.click('#timeline-tokens .token.written[data-step="3"]')
+    _strip(page, step=3, keys=8)
+    expect(page.locator("#timeline-step")).to_have_value("3")
+    page.select_option("#timeline-layer", "23")
+    page.select_option("#timeline-head", "4")
+    _strip(page, step=3, keys=8, layer=23, head=4)
+    expect(page.locator("#timeline-caption")).to_contain_text("layer 23, head 4")
+    _assert_clean(page)
+
+
+def test_a_new_run_or_another_model_stops_the_stream(page: Page) -> None:
+    _generate(page, "orbit velvet quarry nimbus tundra glimmer")
+    writing = '#timeline-panel[data-state="streaming"][data-written="1"]'
+    page.wait_for_selector(writing, timeout=SLOW)
+    page.click("#run")  # the whole text's attention: the timeline being written stops
+    expect(page.locator("#timeline-panel")).to_have_attribute("data-state", "stopped")
+    expect(page.locator("#timeline-status")).to_contain_text("Stopped after")
+    page.wait_for_selector("#heatmap .main-svg", timeout=SLOW)
+    expect(page.locator("#timeline-error")).to_be_hidden()
+
+    page.click("#generate")
+    page.wait_for_selector('#timeline-panel[data-state="streaming"]')
+    page.select_option("#model", "minilm")
+    expect(page.locator("#timeline-panel")).to_be_hidden()
+    expect(page.locator("#generate")).to_be_hidden()
+    expect(page.locator("#error")).to_be_hidden()
+    _assert_clean(page)
