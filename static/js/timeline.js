@@ -197,13 +197,15 @@ function row(rows, [, heads, keys], layer, head) {
   return mean;
 }
 
-function ticks(tokens) {
+// Every position labelled; those written after the step on show (`writes`) greyed out.
+function ticks(tokens, writes) {
   const every = Math.ceil(tokens.length / MAX_TICKS);
   const values = [];
   const labels = [];
   for (let i = 0; i < tokens.length; i += every) {
+    const label = plotlyText(tokens[i].text);
     values.push(i);
-    labels.push(plotlyText(tokens[i].text));
+    labels.push(i > writes ? `<span style="color:#b0b6c2">${label}</span>` : label);
   }
   return { tickmode: "array", tickvals: values, ticktext: labels };
 }
@@ -232,7 +234,6 @@ function draw() {
   const tokens = [...prompt, ...steps.map((s) => s.token)];
   const keys = weights.length; // positions 0 .. query
   const writes = step.query + 1;
-  const shown = tokens.slice(0, writes + 1);
   const max = Math.max(...weights);
   const headText = timeline.head === MEAN ? "mean over heads" : `head ${timeline.head}`;
   const quoted = (token) => `“${token.text}”`;
@@ -248,21 +249,21 @@ function draw() {
     x: weights.map((_, i) => i),
     y: weights,
     marker: { color: barColors(weights, max) },
-    text: shown.slice(0, keys).map((token, i) => `${plotlyText(token.text)} (${i})`),
+    text: tokens.slice(0, keys).map((token, i) => `${plotlyText(token.text)} (${i})`),
     textposition: "none",
     hovertemplate: "%{text}<br>weight %{y:.4f}<extra></extra>",
   };
   // Upright labels only while every position of the axis has room for one.
-  const shortLabels = tokens.length <= 16 && shown.every((token) => token.text.length <= 8);
+  const shortLabels = tokens.length <= 16 && tokens.every((token) => token.text.length <= 8);
   const layout = {
     height: 340,
     margin: { l: 60, r: 20, t: 30, b: 110 },
     bargap: 0.15,
     xaxis: {
-      ...ticks(shown),
+      ...ticks(tokens, writes),
       range: [-0.5, tokens.length - 0.5],
       tickangle: shortLabels ? 0 : -60,
-      title: { text: "position read (the new token shaded)" },
+      title: { text: "position read (the token written shaded; grey: written later)" },
     },
     yaxis: { title: { text: "weight" }, rangemode: "tozero" },
     font: { family: "system-ui, sans-serif", size: 12 },

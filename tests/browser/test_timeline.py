@@ -68,8 +68,12 @@ def test_tokens_appear_one_by_one_and_the_scrubber_moves_the_row(page: Page) -> 
     expect(page.locator("#timeline-caption")).to_contain_text(
         "reading “is” (position 4) last, the model writes “Paris”"
     )
-    ticks = page.locator("#timeline-strip .xtick text").all_text_contents()
-    assert ticks == ["The", "capital", "of", "France", "is", "Paris"]
+    # Every position is labelled, those written after this step in grey.
+    ticks = page.locator("#timeline-strip .xtick text")
+    expect(ticks).to_have_count(5 + WRITES)
+    assert ticks.all_text_contents()[:6] == ["The", "capital", "of", "France", "is", "Paris"]
+    assert ticks.nth(5).locator("tspan[style]").count() == 0
+    expect(ticks.nth(6).locator("tspan[style]")).to_have_count(1)
     expect(tokens.nth(4)).to_have_class("token prompt reads")
     expect(tokens.nth(5)).to_have_class("token written writes")
 
