@@ -5,11 +5,18 @@ OpenMP pool belongs to the thread that calls it: each further calling thread bri
 own pool, and once the pools hold more threads than there are cores, OpenMP stops
 spinning between parallel regions and every region pays a wake-up. On 2 cores that made
 a 30-token MiniLM run about 35% slower when it ran on a different thread than the load.
+
+A run of many steps (a streamed generation) holds one slot from its first step to its
+last and runs each step on a gate thread in turn, so between steps the stream can send
+what it has and notice that its client left; leaving the slot frees it for the next in
+line. The gate has as many threads as slots, so work never outnumbers the cores it was
+sized for, even when a holder is cancelled while its step still runs.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import anyio
@@ -19,6 +26,19 @@ T = TypeVar("T")
 
 class ServerBusyError(RuntimeError):
     """The queue did not move within the timeout: the caller should retry later."""
+
+
+class HeldSlot:
+    """One slot of the gate, held: its holder runs its steps on the gate's threads."""
+
+    def __init__(self, threads: ThreadPoolExecutor) -> None:
+        self._threads = threads
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run one step on a gate thread. If the holder is cancelled meanwhile, the step
+        finishes on its thread (a forward pass cannot be interrupted) and its result is
+        dropped; the next holder's work waits for that thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
 
 class InferenceGate:
@@ -42,8 +62,10 @@ class InferenceGate:
             self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="inference")
         return self._threads
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """Wait (without holding a thread) for a free slot, then run `work` on a gate thread."""
+    @asynccontextmanager
+    async def holding(self) -> AsyncIterator[HeldSlot]:
+        """Wait (without holding a thread) for a free slot and hold it until the block ends,
+        also when it ends by cancellation (a client that went away)."""
         try:
             with anyio.fail_after(self.queue_timeout_s):
                 await self.slots.acquire()
@@ -53,9 +75,14 @@ class InferenceGate:
                 "retry in a moment"
             ) from None
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.threads, work)
+            yield HeldSlot(self.threads)
         finally:
             self.slots.release()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Wait (without holding a thread) for a free slot, then run `work` on a gate thread."""
+        async with self.holding() as slot:
+            return await slot.run(work)
 
     def close(self) -> None:
         if self._threads is not None:

@@ -9,6 +9,7 @@ from app.attention.analysis import AGGREGATES, Aggregate, Weighting
 from app.attention.errors import InputError
 from app.attention.run import AttentionRun
 from app.attention.steps import HeadInternals
+from app.zoo.stepping import StepwiseGeneration
 
 Family = Literal["encoder", "decoder", "encoder-decoder"]
 
@@ -110,4 +111,12 @@ class ModelAdapter(ABC):
         raise InputError(
             f"model '{self.info.id}' does not offer the step-by-step view; models that do are "
             "marked explainable in GET /api/v1/models"
+        )
+
+    def generation(self, text: str, *, max_new_tokens: int) -> StepwiseGeneration:
+        """A greedy generation from `text`, ready to be stepped one token at a time (no
+        forward pass yet). Raises InputError when the text cannot be run."""
+        raise InputError(
+            f"model '{self.info.id}' does not generate step by step; decoder-only models do "
+            "(family 'decoder' in GET /api/v1/models)"
         )

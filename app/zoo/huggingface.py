@@ -40,6 +40,7 @@ from app.zoo.base import (
 from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
 from app.zoo.recompute import LlamaAttentionRecompute
+from app.zoo.stepping import StepwiseGeneration
 from app.zoo.value_norms import ValueSites, huggingface_value_sites, reading_value_norms
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,22 @@ class HuggingFaceAdapter(ModelAdapter):
             scaling=float(attention.scaling),
             model_weights=weights[0, head, position].float(),
             model_output=output[0, position, cut].float(),
+        )
+
+    def generation(self, text: str, *, max_new_tokens: int) -> StepwiseGeneration:
+        if self.info.family != "decoder":
+            return super().generation(text, max_new_tokens=max_new_tokens)
+        prompt = self._encode(text, add_special_tokens=True, what="text")
+        return StepwiseGeneration(
+            self.model,
+            self.tokens,
+            prompt.ids,
+            max_new_tokens=max_new_tokens,
+            max_tokens=self.info.max_tokens,
+            reading=lambda: self._kernel_lock,
+            prefilling=(lambda: self._kernel("sdpa"))
+            if self.recompute
+            else lambda: self._kernel_lock,
         )
 
     def _encode(self, text: str, *, add_special_tokens: bool, what: str) -> Segment:

@@ -11,6 +11,7 @@ import { drawOverview } from "./overview.js";
 import { drawLegend, roleLookup } from "./roles.js";
 import { renderSteps } from "./steps.js";
 import { el } from "./text.js";
+import { bindTimeline, cancelGeneration, offerTimeline, startGeneration } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -89,16 +90,23 @@ function selectModel(model, { keepText = false } = {}) {
   }
   fillExamples(model);
   offerOptions($("options"), model);
+  offerTimeline(model);
+}
+
+// The text typed, or null (and a message) when there is none.
+function typedText() {
+  const text = $("text").value;
+  if (text.trim()) return text;
+  showError("Type a sentence first.");
+  return null;
 }
 
 async function run() {
   const model = currentModel();
   if (!model) return;
-  const text = $("text").value;
-  if (!text.trim()) {
-    showError("Type a sentence first.");
-    return;
-  }
+  const text = typedText();
+  if (text === null) return;
+  cancelGeneration(); // a new run supersedes the timeline being written
   const request = { model: model.id, text };
   const target = $("target").value;
   if (!$("target-row").hidden && target.trim()) request.target = target;
@@ -481,6 +489,14 @@ async function start() {
     render();
   });
   $("compare").addEventListener("click", compareVariants);
+  $("generate").addEventListener("click", () => {
+    const model = currentModel();
+    const text = typedText();
+    if (!model || text === null) return;
+    showError("");
+    startGeneration(model, text);
+  });
+  bindTimeline();
   $("options").addEventListener("change", () => {
     // The run last asked for, even while it is still on its way: a newer text is never
     // replaced by the one on show.

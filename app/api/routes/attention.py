@@ -56,7 +56,7 @@ def check_texts(text: str, target: str | None, settings: Settings) -> None:
     check_text(target, "target", settings.max_target_chars)
 
 
-def _new_token_budget(requested: int | None, settings: Settings) -> int:
+def new_token_budget(requested: int | None, settings: Settings) -> int:
     if requested is None:
         return settings.max_new_tokens
     if requested > settings.max_new_tokens:
@@ -107,7 +107,7 @@ async def attention(
         weighting=request.weighting,
     )
     check_options(options, adapter.info, registry)
-    budget = _new_token_budget(request.max_new_tokens, settings)
+    budget = new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
     generates = request.target is None and adapter.info.family != "encoder"
     key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
