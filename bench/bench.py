@@ -317,7 +317,8 @@ def measure_long(adapter: Any, n: int, port: int) -> LongRow:
     words = " ".join(FILLER * (n // len(FILLER) + 2))
     ids = tokenizer(words)["input_ids"][: n - 1]  # and a one-token target: n tokens in all
     repeats = LONG_REPEATS[n]
-    texts = [f"{SWAPS[i]} " + tokenizer.decode(ids[1:]) for i in range(repeats + 1)]
+    # a new first word per request (the rest decodes with its leading space)
+    texts = [SWAPS[i] + tokenizer.decode(ids[1:]) for i in range(repeats + 1)]
     model = adapter.model
     inputs = torch.tensor([tokenizer(texts[0] + " end")["input_ids"]])
 
