@@ -39,7 +39,11 @@ class Settings(BaseSettings):
     )
 
     # Limits: every one is checked with a 4xx that names it, and shown in the API schema.
-    max_chars: int = Field(default=5000, ge=1, description="Longest text accepted, in characters.")
+    max_chars: int = Field(
+        default=20000,
+        ge=1,
+        description="Longest text accepted, in characters (2048 SmolLM2 tokens are ~11k).",
+    )
     max_target_chars: int = Field(
         default=1000, ge=1, description="Longest target accepted, in characters."
     )
@@ -67,7 +71,7 @@ class Settings(BaseSettings):
         ),
     )
     max_body_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
+        default=256 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
 
     # Serving: inference is CPU-bound, so requests beyond the limit wait their turn.

@@ -65,7 +65,7 @@ FIELDS = [
     ("target on an encoder", {**GOOD, "target": "hello"}),
     ("variant on a plain model", {**GOOD, "variant": "dot"}),
     ("too many tokens", {**GOOD, "text": "hi " * 1000}),
-    ("too many characters", {**GOOD, "text": "x" * 6000}),
+    ("too many characters", {**GOOD, "text": "x" * 20_001}),
     ("max_new_tokens zero", {"model": "tiny-gpt2", "text": "the cat", "max_new_tokens": 0}),
     (
         "max_new_tokens over the cap",

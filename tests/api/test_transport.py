@@ -54,15 +54,15 @@ def test_second_identical_request_is_a_cache_hit(client: TestClient) -> None:
 def test_oversized_body_is_413(client: TestClient) -> None:
     response = client.post(
         "/api/v1/attention",
-        content=json.dumps({**BODY, "text": "a" * 70_000}),
+        content=json.dumps({**BODY, "text": "a" * 300_000}),
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
-    assert "larger than 65536 bytes" in response.json()["detail"]
+    assert "larger than 262144 bytes" in response.json()["detail"]
 
 
 def test_oversized_chunked_body_is_413(client: TestClient) -> None:
-    chunks = (b"x" * 1000 for _ in range(100))
+    chunks = (b"x" * 1000 for _ in range(300))
     response = client.post(
         "/api/v1/attention", content=chunks, headers={"content-type": "application/json"}
     )
@@ -99,7 +99,7 @@ def test_pages_and_api_carry_security_headers(client: TestClient) -> None:
 def test_openapi_shows_the_limits(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     text = schema["components"]["schemas"]["AttentionRequest"]["properties"]["text"]
-    assert text["maxLength"] == 5000
+    assert text["maxLength"] == 20000
     assert "| `max_tokens` | 512 |" in schema["info"]["description"]
 
 
