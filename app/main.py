@@ -13,7 +13,17 @@ from app.api.inference import InferenceGate
 from app.api.middleware import RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
 from app.api.role_store import HeadRoleStore
-from app.api.routes import attention, explain, generate, heads, health, lessons, models, pages
+from app.api.routes import (
+    attention,
+    docs,
+    explain,
+    generate,
+    heads,
+    health,
+    lessons,
+    models,
+    pages,
+)
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from app.zoo.registry import load_registry
@@ -47,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by app/api/routes/docs.py, from this server (FastAPI's pages use a CDN).
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(require_json_body)],
     )
     app.state.settings = settings
@@ -65,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(generate.router)
     app.include_router(lessons.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
+    app.mount(docs.DOCS_ASSETS_URL, docs.docs_assets(), name="docs-assets")
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 
