@@ -1,8 +1,8 @@
 """Request and response bodies of the REST API, as documented in /openapi.json."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.attention.analysis import Aggregate, Granularity, SpecialTokens, Weighting
 from app.attention.names import Kind, Stack, TokenListName
@@ -114,6 +114,7 @@ class AttentionRequest(BaseModel):
     )
     variant: str | None = Field(
         None,
+        min_length=1,
         max_length=32,
         description="One of the model's variants (e.g. a Luong scorer); the default when left out.",
     )
@@ -300,7 +301,7 @@ class ExplainRequest(BaseModel):
     text: str = Field(min_length=1)
     layer: int = Field(ge=0)
     head: int = Field(ge=0)
-    query: int | str = Field(
+    query: int | Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The query token: its index in the tokens, or its text (the first match).",
     )
     stack: Literal["encoder", "decoder"] | None = Field(
@@ -309,7 +310,7 @@ class ExplainRequest(BaseModel):
     target: str | None = Field(
         None, min_length=1, description="Translators: the target to force, for the decoder stack."
     )
-    variant: str | None = Field(None, max_length=32)
+    variant: str | None = Field(None, min_length=1, max_length=32)
 
 
 class ExplainChecks(BaseModel):

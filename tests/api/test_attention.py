@@ -99,7 +99,7 @@ def test_openapi_documents_the_attention_contract(client: TestClient) -> None:
         ({"model": "../../etc/passwd", "text": "hi"}, 422, "model"),
         ({"model": "minilm"}, 422, "text: Field required"),
         ({"model": "minilm", "text": ""}, 422, "text"),
-        ({"model": "minilm", "text": "   \n"}, 422, "only whitespace"),
+        ({"model": "minilm", "text": "   \n"}, 422, "nothing to read"),
         ({"model": "minilm", "text": 42}, 422, "text"),
         ({"model": "minilm", "text": "hi", "layers": [6]}, 422, "layers 0-5"),
         ({"model": "minilm", "text": "hi", "layers": [-1]}, 422, "layers 0-5"),

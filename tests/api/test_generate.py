@@ -198,7 +198,7 @@ def test_without_the_header_one_json_body_carries_every_step(
         ({"model": "tiny-bart", "text": "hi"}, 422, "is an encoder-decoder model"),
         ({"model": "tiny-gpt2", "text": "a" * 20001}, 422, "at most 20000"),
         ({"model": "tiny-gpt2", "text": "ring \u0007"}, 422, "control character"),
-        ({"model": "tiny-gpt2", "text": "  "}, 422, "empty"),
+        ({"model": "tiny-gpt2", "text": "  "}, 422, "nothing to read"),
         ({"model": "tiny-gpt2", "text": "the " * 70}, 422, "accepts at most 64"),
         ({"model": "tiny-gpt2", "text": "the " * 64}, 422, "no room left"),
         ({"model": "tiny-gpt2", "text": "hi", "max_new_tokens": 9}, 422, "at most 8 tokens"),

@@ -47,8 +47,17 @@ def check_text(value: str | None, field: str, limit: int) -> None:
         raise InputError(
             f"'{field}' contains {what}, U+{ord(char):04X}, at position {position}; remove it"
         )
-    if not any(char.isprintable() and not char.isspace() for char in value):
-        raise InputError(f"'{field}' is empty or only whitespace; type some words")
+    if not any(_visible(char) for char in value):
+        raise InputError(
+            f"'{field}' has nothing to read: only spaces, combining marks, format or "
+            "private-use characters; type some words"
+        )
+
+
+def _visible(char: str) -> bool:
+    """A character that shows on its own: not a space, a combining mark (it only decorates
+    the character before it), a format character or a private-use code point."""
+    return unicodedata.category(char)[0] not in "ZMC"
 
 
 def check_texts(text: str, target: str | None, settings: Settings) -> None:
@@ -65,6 +74,24 @@ def new_token_budget(requested: int | None, settings: Settings) -> int:
             f"{settings.max_new_tokens} tokens per request"
         )
     return requested
+
+
+def check_request(request: AttentionRequest, info: ModelInfo) -> None:
+    """Refuse, before any forward pass, layers and heads this model does not have, and a
+    generation budget for a model that does not generate."""
+    bad_layer = next((n for n in request.layers or () if not 0 <= n < info.layers), None)
+    if bad_layer is not None:
+        raise InputError(
+            f"layer {bad_layer} does not exist; this model has layers 0-{info.layers - 1}"
+        )
+    bad_head = next((n for n in request.heads or () if not 0 <= n < info.heads), None)
+    if bad_head is not None:
+        raise InputError(f"head {bad_head} does not exist; this model has heads 0-{info.heads - 1}")
+    if request.max_new_tokens is not None and info.family == "encoder":
+        raise InputError(
+            f"model '{info.id}' is an encoder: it reads the text and writes nothing; leave "
+            "'max_new_tokens' out"
+        )
 
 
 def check_options(options: Options, info: ModelInfo, registry: Registry) -> None:
@@ -107,6 +134,7 @@ async def attention(
         weighting=request.weighting,
     )
     check_options(options, adapter.info, registry)
+    check_request(request, adapter.info)
     budget = new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
     generates = request.target is None and adapter.info.family != "encoder"

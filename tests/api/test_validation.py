@@ -1,0 +1,50 @@
+"""Requests are checked before any model runs, with messages that match what was sent."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def _post(client: TestClient, path: str = "/api/v1/attention", **body: object) -> tuple[int, str]:
+    response = client.post(path, json=body)
+    return response.status_code, response.json().get("detail", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("\u0301\u0302", "combining marks"), ("\ue000\ue001", "private-use"), ("\u200b", "format")],
+)
+def test_text_with_nothing_to_read_is_refused(client: TestClient, text: str, what: str) -> None:
+    status, detail = _post(client, model="minilm", text=text)
+    assert status == 422
+    assert "nothing to read" in detail and what in detail
+
+
+def test_a_layer_that_does_not_exist_costs_no_forward_pass(client: TestClient) -> None:
+    text = "a sentence first asked for with a layer that does not exist"
+    status, detail = _post(client, model="minilm", text=text, layers=[9])
+    assert (status, detail) == (422, "layer 9 does not exist; this model has layers 0-5")
+    assert _post(client, model="minilm", text=text, heads=[40])[1].startswith("head 40")
+    fine = client.post("/api/v1/attention", json={"model": "minilm", "text": text})
+    assert fine.headers["x-cache"] == "miss"  # the refused requests ran nothing
+
+
+def test_an_empty_variant_is_refused_before_and_after_the_text_is_cached(
+    client: TestClient,
+) -> None:
+    text = "variant checks do not depend on the cache"
+    for _ in range(2):
+        status, detail = _post(client, model="minilm", text=text, variant="")
+        assert status == 422 and "variant" in detail
+        assert client.post("/api/v1/attention", json={"model": "minilm", "text": text}).is_success
+
+
+def test_max_new_tokens_on_an_encoder_is_refused(client: TestClient) -> None:
+    status, detail = _post(client, model="minilm", text="hello", max_new_tokens=3)
+    assert status == 422 and "leave 'max_new_tokens' out" in detail
+
+
+def test_the_explain_query_has_a_length_limit(client: TestClient) -> None:
+    body = {"model": "minilm", "text": "hello", "layer": 0, "head": 0, "query": "x" * 101}
+    status, detail = _post(client, "/api/v1/explain", **body)
+    assert status == 422 and "query" in detail
+    assert "x" * 101 not in detail
