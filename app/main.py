@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
-from app.api.middleware import RequestGuard, SecurityHeaders
+from app.api.middleware import HeadAsGet, RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
 from app.api.role_store import HeadRoleStore
 from app.api.routes import (
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(heads.router)

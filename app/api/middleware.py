@@ -72,6 +72,13 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        if b"content-length" in headers and b"chunked" in headers.get(b"transfer-encoding", b""):
+            # Two framings of one body: whichever a proxy believes, the other can smuggle a
+            # second request (RFC 9112, 6.3). Refused, as the RFC allows.
+            await _send_error(
+                send, 400, "send either Content-Length or chunked Transfer-Encoding, not both"
+            )
+            return
         too_large = (
             f"the request body is larger than {self.max_body_bytes} bytes; "
             "send less text (see the limits in /openapi.json)"
@@ -111,3 +118,23 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class HeadAsGet:
+    """HEAD is GET without the body (RFC 9110, 9.3.2): a GET route answers it, headers and
+    all, and the body is left out here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)

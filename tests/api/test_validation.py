@@ -48,3 +48,25 @@ def test_the_explain_query_has_a_length_limit(client: TestClient) -> None:
     status, detail = _post(client, "/api/v1/explain", **body)
     assert status == 422 and "query" in detail
     assert "x" * 101 not in detail
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/models", "/"])
+def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_a_body_framed_twice_is_refused(live_server: str) -> None:
+    import socket
+
+    host, port = live_server.removeprefix("http://").split(":")
+    request = (
+        b"POST /api/v1/attention HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = connection.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400")
