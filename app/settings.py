@@ -74,6 +74,15 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
 
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description=(
+            "Host names this server answers to (JSON list; '*' any, '*.example.org' a domain); "
+            "others get a 400. On a public address set them, e.g. "
+            "ATTN_ALLOWED_HOSTS='[\"attention.example.org\"]'."
+        ),
+    )
+
     # Serving: inference is CPU-bound, so requests beyond the limit wait their turn.
     inference_concurrency: int = Field(
         default=1, ge=1, description="Model runs at once; more requests queue."

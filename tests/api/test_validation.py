@@ -70,3 +70,25 @@ def test_a_body_framed_twice_is_refused(live_server: str) -> None:
         connection.sendall(request)
         answer = connection.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400")
+
+
+def test_the_host_header_is_not_echoed_into_the_page(client: TestClient) -> None:
+    page = client.get("/", headers={"host": "evil.example"})
+    assert page.status_code == 200
+    assert "evil.example" not in page.text
+    assert (
+        client.get("/redoc", headers={"host": "evil.example"}, follow_redirects=False).headers[
+            "location"
+        ]
+        == "/docs"
+    )
+
+
+def test_only_allowed_hosts_are_answered(tiny_models: dict) -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings(allowed_hosts=["attention.example.org"], enabled_models=[]))
+    with TestClient(app, base_url="http://attention.example.org") as allowed:
+        assert allowed.get("/healthz").status_code == 200
+        assert allowed.get("/healthz", headers={"host": "evil.example"}).status_code == 400
