@@ -57,9 +57,14 @@ export function drawHeatmap(
     highlightRow = null,
     title = null,
     compact = false,
+    showScale = !compact,
     hoverLine = null,
+    // The colour scale: from 0 to the matrix's own maximum unless given (two views compared
+    // share one); `name` labels the colour bar and the hovered value.
+    scale = {},
   },
 ) {
+  const { zmin = 0, zmax, colorscale = "Viridis", name = "weight" } = scale;
   const large = rowTokens.length * colTokens.length > HOVER_TEXT_LIMIT;
   const n = Math.max(rowTokens.length, colTokens.length);
   const cell = compact ? (n <= 24 ? 22 : 9) : n <= 24 ? 34 : n <= 64 ? 14 : 7;
@@ -68,13 +73,14 @@ export function drawHeatmap(
     z,
     x: colTokens.map((_, j) => j),
     y: rowTokens.map((_, i) => i),
-    zmin: 0,
-    colorscale: "Viridis",
+    zmin,
+    zmax,
+    colorscale,
     text: large ? undefined : hoverText(rowTokens, colTokens),
     hovertemplate: large
-      ? "query %{y} → key %{x}<br>weight %{z:.4f}<extra></extra>"
-      : "%{text}<br>weight %{z:.4f}<extra></extra>",
-    colorbar: { title: { text: "weight" }, thickness: 14 },
+      ? `query %{y} → key %{x}<br>${name} %{z:.4f}<extra></extra>`
+      : `%{text}<br>${name} %{z:.4f}<extra></extra>`,
+    colorbar: { title: { text: name }, thickness: 14 },
     xgap: n <= 64 ? 1 : 0,
     ygap: n <= 64 ? 1 : 0,
   };
@@ -88,14 +94,21 @@ export function drawHeatmap(
     trace.texttemplate = "%{z:.2f}";
     trace.textfont = { size: 10 };
   }
-  if (compact) trace.showscale = false;
+  trace.showscale = showScale;
   const layout = {
     title: title == null ? undefined : { text: plotlyText(title), font: { size: 13 }, x: 0, xanchor: "left" },
     height: Math.min(Math.max(rowTokens.length * cell + 160, compact ? 220 : 320), 1100),
     margin: { l: compact ? 70 : 110, r: 20, t: title == null ? 20 : 40, b: compact ? 70 : 110 },
     // a few short labels (Chinese characters) read best upright; rotated they shrink to blots
-    xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: fewShortLabels(colTokens) ? 0 : -60, side: "bottom" },
-    yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed" },
+    xaxis: {
+      ...ticks(colTokens),
+      title: { text: colTitle },
+      tickangle: fewShortLabels(colTokens) ? 0 : -60,
+      side: "bottom",
+      automargin: true,
+      zeroline: false,
+    },
+    yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed", automargin: true, zeroline: false },
     font: { family: "system-ui, sans-serif", size: 12 },
     shapes:
       highlightRow == null

@@ -4,10 +4,25 @@
 
 import { fetchAttention, fetchExplain, fetchHeadRoles, fetchModels } from "./api.js";
 import { MEAN, fromWire, groupByLabel, listName, matrix, rowTotals } from "./blocks.js";
+import {
+  bindExportBar,
+  fileName,
+  linesPng,
+  linesSvg,
+  overviewJson,
+  overviewPng,
+  overviewSvg,
+  plotImage,
+  viewCsv,
+  viewJson,
+} from "./exports.js";
 import { drawHeatmap } from "./heatmap.js";
 import { drawLines } from "./lines.js";
-import { combinedEntry, describeOptions, offerOptions, readOptions } from "./options.js";
+import { combinedEntry, describeOptions, offerOptions, readOptions, writeOptions } from "./options.js";
 import { drawOverview } from "./overview.js";
+import { clearPair, drawPair } from "./pair.js";
+import { checkView, emptyView, readLink, resolveView, tabKey } from "./permalink.js";
+import { copyLink, forgetPendingLinks, writeLink } from "./share.js";
 import { drawLegend, roleLookup } from "./roles.js";
 import { renderSteps } from "./steps.js";
 import { el } from "./text.js";
@@ -22,9 +37,16 @@ const FOCUS_LAYER_LIMIT = 4_000_000; // weights in one layer fetched at once; se
 
 const state = {
   models: new Map(),
-  // { body, blocks (pooled), groups, request (the run), options, model, focus: Map layer -> blocks }
+  // { body, blocks (pooled), groups, request (the run), options, model, focus: Map layer -> blocks,
+  //   linkMode: how its next drawing writes the address, "push" (a new run) or "replace" }
   result: null,
-  latest: null, // { model, request }: the run last asked for, which option changes re-fetch
+  // { model, request, history }: the run last asked for, which option changes re-fetch;
+  // history stays "push" until that run is drawn, so an option changed meanwhile keeps the
+  // new run's own history entry.
+  latest: null,
+  wanted: null, // { tab, layer, head } a link asks for, applied when its run arrives
+  pair: null, // { text, target } of text B while two texts are compared
+  shown: null, // what the heatmap draws, for its downloads (see renderHeatmap)
   query: null, // the query row opened step by step
   group: null, // the label of the blocks shown: one tab per label
   layer: 0,
@@ -47,6 +69,16 @@ function currentModel() {
 function showError(message) {
   $("error").textContent = message;
   $("error").hidden = !message;
+}
+
+// What a link asked for that cannot be shown, and what is shown instead: one line each.
+// `add` keeps the lines already there (the tab and layer are checked after the run arrives).
+let noticeLines = [];
+
+function showNotice(problems, { add = false } = {}) {
+  noticeLines = add ? [...noticeLines, ...problems] : problems;
+  $("link-notice").replaceChildren(el("b", { text: "From the link: " }), noticeLines.join("\n"));
+  $("link-notice").hidden = !noticeLines.length;
 }
 
 function setBusy(busy, message = "") {
@@ -82,8 +114,11 @@ function selectModel(model, { keepText = false } = {}) {
   );
   const takesTarget = model.family !== "encoder";
   $("target-row").hidden = !takesTarget;
+  $("pair-target-row").hidden = !takesTarget;
   $("target-hint").textContent = TARGET_HINTS[model.family] ?? "";
-  $("target-label").textContent = model.family === "encoder-decoder" ? "Your translation (optional)" : "Continuation (optional)";
+  const targetName = model.family === "encoder-decoder" ? "Your translation" : "Continuation";
+  $("target-label").textContent = `${targetName} (optional)`;
+  $("pair-target-label").textContent = `${targetName} for B (optional)`;
   if (!keepText) {
     $("text").value = model.examples[0]?.text ?? "";
     $("target").value = model.examples[0]?.target ?? "";
@@ -101,24 +136,34 @@ function typedText() {
   return null;
 }
 
+// A run's request: the target only for a model that reads one, the variant only for a model
+// that has them.
+function runRequest(model, text, target, variant) {
+  const request = { model: model.id, text };
+  if (model.family !== "encoder" && target.trim()) request.target = target;
+  if (model.variants.length) request.variant = variant;
+  return request;
+}
+
 async function run() {
   const model = currentModel();
   if (!model) return;
   const text = typedText();
   if (text === null) return;
   cancelGeneration(); // a new run supersedes the timeline being written
-  const request = { model: model.id, text };
-  const target = $("target").value;
-  if (!$("target-row").hidden && target.trim()) request.target = target;
-  if (model.variants.length) request.variant = $("variant").value;
-  await load(model, request, `Running ${model.name}…`);
+  state.wanted = null;
+  showNotice([]);
+  const request = runRequest(model, text, $("target").value, $("variant").value);
+  await load(model, request, `Running ${model.name}…`, "push");
 }
 
 // Fetches the overview of `request` (a run: model, text, target, variant) under the options
 // the controls show. Changing an option loads the latest run's request again: the server
-// keeps the run, so this is no second forward pass.
-async function load(model, request, message) {
-  state.latest = { model, request };
+// keeps the run, so this is no second forward pass. `history`: how the drawn run writes the
+// address, "push" for a new run, "replace" for a new view of one.
+async function load(model, request, message, history = "replace") {
+  const latest = { model, request, history };
+  state.latest = latest;
   state.inFlight?.abort();
   const controller = new AbortController();
   state.inFlight = controller;
@@ -132,22 +177,36 @@ async function load(model, request, message) {
     );
     const blocks = body.blocks.map(fromWire);
     const groups = groupByLabel(blocks);
-    state.result = { body, blocks, groups, request, options, model, focus: new Map() };
+    state.result = { body, blocks, groups, request, options, model, focus: new Map(), linkMode: history };
     state.query = null;
-    // Default to the last group the response lists: for a translator that is cross-attention,
-    // the alignment its user came for.
-    if (!groups.some((g) => g.label === state.group)) state.group = groups.at(-1).label;
+    if (state.wanted) {
+      applyWanted(state.wanted);
+    } else if (!groups.some((g) => g.label === state.group)) {
+      // Default to the last group the response lists: for a translator that is
+      // cross-attention, the alignment its user came for.
+      state.group = groups.at(-1).label;
+    }
+    latest.history = "replace";
     $("compare-grid").replaceChildren();
     setBusy(false, `${model.name}: ${blocks.length} blocks`);
     render();
     loadRoles(request);
   } catch (error) {
     if (error.name === "AbortError") return;
+    state.wanted = null;
     setBusy(false);
     showError(error.message);
   } finally {
     if (state.inFlight === controller) state.inFlight = null;
   }
+}
+
+// The tab, layer and head a link asks for, on the result just arrived; what it lacks falls
+// back to the defaults, and the notice says so.
+function applyWanted(wanted) {
+  const { label, layer, head, problems } = resolveView(state.result.groups, wanted);
+  Object.assign(state, { group: label, layer, head, wanted: null, query: null });
+  showNotice(problems, { add: true });
 }
 
 function rolesKey(request) {
@@ -258,6 +317,7 @@ function optionsKey(options) {
 
 async function renderHeatmap(group) {
   const ticket = ++renderTicket;
+  state.shown = null;
   const { result } = state;
   let layerBlocks;
   try {
@@ -276,6 +336,21 @@ async function renderHeatmap(group) {
   const rowTokens = tokens[block.rows];
   const colTokens = tokens[block.cols];
   drawLines($("lines"), { z, rowTokens, colTokens, rowsName: block.rows, colsName: block.cols });
+  state.shown = {
+    model: result.request.model,
+    variant: result.request.variant,
+    text: result.request.text,
+    target: result.request.target,
+    tab: group.label,
+    block,
+    layer: state.layer,
+    head: head !== MEAN ? head : options.aggregate === "rollout" ? "rollout" : "mean",
+    options: result.options,
+    z,
+    rowTokens,
+    colTokens,
+    rowTotals: rowTotals(block, position),
+  };
   drawHeatmap($("heatmap"), {
     z,
     rowTokens,
@@ -325,7 +400,35 @@ function render() {
   renderHeatmap(group);
   renderStepsPanel();
   renderComparePanel();
+  renderPair();
   renderOverview(state.roles.get(rolesKey(state.result.request)));
+  saveView(state.result.linkMode);
+  state.result.linkMode = "replace";
+}
+
+// The view on show, as its link holds it.
+function currentView() {
+  const { request, options } = state.result;
+  return {
+    ...emptyView(),
+    model: request.model,
+    variant: request.variant ?? null,
+    text: request.text,
+    target: request.target ?? "",
+    tab: tabKey(currentGroup()),
+    layer: state.layer,
+    head: state.head,
+    options,
+    compare: state.pair,
+  };
+}
+
+function saveView(mode = "replace") {
+  writeLink(currentView(), mode, () => {
+    // a new address: what was copied before is not this view's link
+    $("link-status").textContent = "";
+    $("link-field").hidden = true;
+  });
 }
 
 // `roles`: the model's head roles as loadRoles keeps them (undefined before it asked).
@@ -398,6 +501,108 @@ async function compareVariants() {
   } finally {
     $("compare").disabled = false;
   }
+}
+
+// Two texts compared: each view fetches exactly the entry it draws, one head, the server's
+// head mean, or the block's single combined entry, so that A and B are computed alike (A's
+// request is a cache hit on the server). Kept per request, the last few only.
+const entries = new Map();
+
+function fetchEntry(request, options, layer, head) {
+  const cut = combinedEntry(options) ? {} : head === MEAN ? { aggregate: "heads" } : { heads: [head] };
+  const payload = { ...request, ...options, ...cut, layers: [layer], encoding: "float16" };
+  const key = JSON.stringify(payload);
+  if (!entries.has(key)) {
+    const pending = fetchAttention(payload);
+    pending.catch(() => entries.delete(key));
+    entries.set(key, pending);
+    if (entries.size > 8) entries.delete(entries.keys().next().value);
+  }
+  return entries.get(key);
+}
+
+// One side of the comparison: the entry of block `name` in `body`, with its labels.
+function pairSide(body, name) {
+  const block = body.blocks.map(fromWire).find((b) => b.name === name);
+  if (!block) throw new Error(`B's run has no block ${name}.`);
+  return {
+    z: matrix(block, 0),
+    rowTokens: body.tokens[block.rows],
+    colTokens: body.tokens[block.cols],
+    rowsName: listName(block.rows),
+    colsName: listName(block.cols),
+  };
+}
+
+function pairViews() {
+  return { a: $("pair-a"), b: $("pair-b"), difference: $("pair-diff"), caption: $("pair-caption") };
+}
+
+function showPairError(message) {
+  $("pair-error").textContent = message;
+  $("pair-error").hidden = !message;
+}
+
+let pairTicket = 0;
+
+// Draws A and B for the block, layer and head on show; true once drawn. A failure (B too long
+// for the model, say) ends the comparison and says why.
+async function renderPair() {
+  const ticket = ++pairTicket;
+  const comparing = Boolean(state.pair && state.result);
+  $("pair-close").hidden = !comparing;
+  $("pair-panel").classList.toggle("comparing", comparing);
+  if (!comparing) {
+    $("pair-status").classList.remove("busy");
+    clearPair(pairViews());
+    for (const id of ["pair-a-text", "pair-b-text"]) $(id).textContent = "";
+    return false;
+  }
+  const { model, request, options } = state.result;
+  const { name } = shownBlock();
+  const { layer } = state;
+  const head = viewHead();
+  const pair = state.pair;
+  const requestB = runRequest(model, pair.text, pair.target, request.variant);
+  showPairError("");
+  $("pair-status").textContent = `Running B on ${model.name}…`;
+  $("pair-status").classList.add("busy");
+  try {
+    const [bodyA, bodyB] = await Promise.all([
+      fetchEntry(request, options, layer, head),
+      fetchEntry(requestB, options, layer, head),
+    ]);
+    if (ticket !== pairTicket) return false;
+    const sides = [pairSide(bodyA, name), pairSide(bodyB, name)];
+    for (const [id, text] of [["pair-a-text", request.text], ["pair-b-text", pair.text]]) {
+      Object.assign($(id), { textContent: text, title: text });
+    }
+    const { matched } = drawPair(pairViews(), ...sides);
+    const entry = head === MEAN ? combinedEntry(options) ?? "mean over heads" : `head ${head}`;
+    $("pair-status").textContent = `${state.group}, layer ${layer}, ${entry}${matched ? "" : " · no difference: the tokens do not line up"}`;
+    return true;
+  } catch (error) {
+    if (ticket !== pairTicket) return false;
+    state.pair = null;
+    $("pair-status").textContent = "";
+    showPairError(`B could not be compared: ${error.message}`);
+    renderPair();
+    saveView();
+    return false;
+  } finally {
+    if (ticket === pairTicket) $("pair-status").classList.remove("busy");
+  }
+}
+
+async function startPair() {
+  if (!state.result) return;
+  const text = $("pair-text").value;
+  if (!text.trim()) {
+    showPairError("Type text B first.");
+    return;
+  }
+  state.pair = { text, target: state.result.model.family === "encoder" ? "" : $("pair-target").value };
+  if (await renderPair()) saveView("push");
 }
 
 // The stack /explain can open for the block on show, if the response says it can: only
@@ -479,6 +684,144 @@ function bindHeatmapClicks() {
   });
 }
 
+// Shows the view the address holds: on opening the page, and on Back and Forward. What the
+// link asks for and cannot have is said in the notice, and falls back to the defaults.
+let linkTicket = 0;
+
+async function openLink() {
+  const ticket = ++linkTicket;
+  forgetPendingLinks();
+  const read = await readLink(location.href);
+  if (ticket !== linkTicket) return; // another Back or Forward came while this one was read
+  const { view, problems } = checkView(read.view, state.models);
+  showNotice([...read.problems, ...problems]);
+  const model = state.models.get(view.model);
+  cancelGeneration();
+  state.inFlight?.abort();
+  setBusy(false);
+  if (currentModel() !== model || !view.text) {
+    $("model").value = model.id;
+    selectModel(model, { keepText: Boolean(view.text) });
+  }
+  if (model.variants.length) $("variant").value = view.variant;
+  writeOptions($("options"), view.options);
+  $("pair-text").value = view.compare?.text ?? "";
+  $("pair-target").value = view.compare?.target ?? "";
+  state.pair = view.compare;
+  if (!view.text) {
+    Object.assign(state, { result: null, latest: null, wanted: null, group: null, pair: null });
+    $("results").hidden = true;
+    return;
+  }
+  $("text").value = view.text;
+  $("target").value = view.target;
+  const request = runRequest(model, view.text, view.target, view.variant);
+  const wanted = { tab: view.tab, layer: view.layer, head: view.head };
+  if (state.result && sameRun(state.result, request, view.options)) {
+    // Only the view differs: no request needed.
+    state.latest = { model, request: state.result.request, history: "replace" };
+    applyWanted(wanted);
+    render();
+    return;
+  }
+  state.wanted = wanted;
+  await load(model, request, `Opening the link: ${model.name}…`);
+}
+
+function sameRun(result, request, options) {
+  const fields = ["model", "variant", "text", "target"];
+  return (
+    fields.every((field) => result.request[field] === request[field]) &&
+    Object.keys(options).every((name) => result.options[name] === options[name])
+  );
+}
+
+// What the heatmap and the line view draw (null while they are being drawn).
+function shownView() {
+  if (!state.shown) throw new Error("the view is still being drawn; try again in a moment");
+  return state.shown;
+}
+
+function exportName(suffix = "") {
+  return fileName(shownView(), suffix);
+}
+
+// The title line of a picture: "minilm · Encoder self-attention · layer 3 · head 5 · Word level".
+function exportTitle({ layer = true } = {}) {
+  const shown = shownView();
+  const model = shown.variant ? `${shown.model} (${shown.variant})` : shown.model;
+  const entry = typeof shown.head === "number" ? `head ${shown.head}` : shown.head === "mean" ? "mean over heads" : shown.head;
+  const where = layer ? `layer ${shown.layer} · ${entry}` : "all layers × heads";
+  return `${model} · ${shown.tab} · ${where} · ${describeOptions(shown.options)}`;
+}
+
+// The line view's picture, when it drew one (it draws a note past its token limit).
+function linesPicture() {
+  const svg = $("lines").querySelector("svg");
+  if (!svg) throw new Error("the line view draws no picture for this many tokens; the JSON and CSV hold the numbers");
+  return svg;
+}
+
+function overviewData() {
+  const { request, options, body } = state.result;
+  const combined = { heads: "mean", rollout: "rollout" }[options.aggregate] ?? null;
+  return { ...request, tab: state.group, options, maxSize: THUMBNAIL_SIZE, blocks: currentGroup().blocks, tokens: body.tokens, combined };
+}
+
+function bindExports() {
+  const grid = () => $("overview").querySelector(".overview-grid");
+  const overviewName = () => fileName({ ...shownView(), layer: null, head: null }, "overview");
+  bindExportBar(
+    $("heatmap-export"),
+    {
+      png: () => ({ blob: plotImage($("heatmap"), "png", exportTitle()), name: exportName("heatmap") }),
+      svg: () => ({ blob: plotImage($("heatmap"), "svg", exportTitle()), name: exportName("heatmap") }),
+      json: () => ({ blob: viewJson(shownView()), name: exportName() }),
+      csv: () => ({ blob: viewCsv(shownView()), name: exportName() }),
+    },
+    showError,
+  );
+  bindExportBar(
+    $("lines-export"),
+    {
+      png: () => ({ blob: linesPng(linesPicture(), exportTitle()), name: exportName("lines") }),
+      svg: () => ({ blob: linesSvg(linesPicture(), exportTitle()), name: exportName("lines") }),
+      json: () => ({ blob: viewJson(shownView()), name: exportName() }),
+      csv: () => ({ blob: viewCsv(shownView()), name: exportName() }),
+    },
+    showError,
+  );
+  bindExportBar(
+    $("overview-export"),
+    {
+      png: () => ({ blob: overviewPng(grid(), exportTitle({ layer: false })), name: overviewName() }),
+      svg: () => ({ blob: overviewSvg(grid(), exportTitle({ layer: false })), name: overviewName() }),
+      json: () => ({ blob: overviewJson(overviewData()), name: overviewName() }),
+    },
+    showError,
+  );
+}
+
+function bindPair() {
+  $("pair-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    startPair();
+  });
+  $("pair-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) startPair();
+  });
+  $("pair-copy").addEventListener("click", () => {
+    $("pair-text").value = state.result?.request.text ?? $("text").value;
+    $("pair-text").focus();
+  });
+  $("pair-close").addEventListener("click", () => {
+    state.pair = null;
+    showPairError("");
+    renderPair();
+    saveView();
+  });
+}
+
 async function start() {
   $("layer").addEventListener("change", (e) => {
     state.layer = Number(e.target.value);
@@ -497,11 +840,14 @@ async function start() {
     startGeneration(model, text);
   });
   bindTimeline();
+  bindExports();
+  bindPair();
+  $("copy-link").addEventListener("click", () => copyLink($("link-status"), $("link-field")));
   $("options").addEventListener("change", () => {
     // The run last asked for, even while it is still on its way: a newer text is never
     // replaced by the one on show.
     const { latest } = state;
-    if (latest) load(latest.model, latest.request, `Applying options to ${latest.model.name}…`);
+    if (latest) load(latest.model, latest.request, `Applying options to ${latest.model.name}…`, latest.history);
   });
   $("run-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -515,11 +861,18 @@ async function start() {
     setBusy(false);
     state.result = null;
     state.latest = null;
+    state.wanted = null;
+    state.pair = null;
     state.group = null; // another model: its first run opens on its default tab
     $("results").hidden = true;
     showError("");
+    showNotice([]);
+    renderPair();
     selectModel(currentModel());
+    // Another model is a new page state: Back returns to the run before it.
+    writeLink({ ...emptyView(), model: currentModel().id, options: readOptions($("options")) }, "push");
   });
+  window.addEventListener("popstate", () => openLink());
   try {
     const models = await fetchModels();
     for (const model of models) state.models.set(model.id, model);
@@ -528,7 +881,8 @@ async function start() {
       showError("This server offers no models. Check its log for models that failed to load.");
       return;
     }
-    selectModel(models[0]);
+    if (location.search || location.hash) await openLink();
+    else selectModel(models[0]);
     document.body.dataset.ready = "true";
   } catch (error) {
     showError(error.message);

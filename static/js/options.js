@@ -33,6 +33,14 @@ export function readOptions(form) {
   };
 }
 
+// Sets the controls to `options` (a link's), which the model is known to offer.
+export function writeOptions(form, options) {
+  for (const name of ["granularity", "aggregate", "weighting"]) {
+    for (const radio of radios(form, name)) radio.checked = radio.value === options[name];
+  }
+  form.querySelector("#hide-special").checked = options.special_tokens === "drop";
+}
+
 // Disables (never hides) what `model` does not offer, and puts any such choice back to the
 // default, so the next request asks only for what the model can do.
 export function offerOptions(form, model) {

@@ -1,7 +1,8 @@
 // Token text is user input. The DOM gets it through textContent; Plotly, which reads a few
-// HTML-like tags in labels (<b>, <br>, <a>), gets it with those characters escaped.
+// HTML-like tags in labels (<b>, <br>, <a>), gets it with those characters escaped. Quotes
+// are numeric entities: Plotly decodes those, but shows a named &quot; as it is.
 
-const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
 
 export function plotlyText(value) {
   return String(value).replace(/[&<>"']/g, (ch) => ESCAPES[ch]);

@@ -4,6 +4,7 @@ Never `playwright install`: it downloads a browser, which fails with no network.
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+VIEWPORT = {"width": 1300, "height": 1000}
 
 pytestmark = pytest.mark.browser
 
@@ -27,25 +29,47 @@ def browser() -> Iterator[Browser]:
 
 
 class PageWatch:
-    """Everything the page asked for and every script error it raised."""
+    """Every host the page asked for something and every script error it raised. Blob and data
+    URLs (the downloads the page makes itself) reach no host and are not counted."""
 
     def __init__(self, page: Page) -> None:
         self.hosts: set[str] = set()
         self.errors: list[str] = []
-        page.on("request", lambda request: self.hosts.add(urlsplit(request.url).hostname or ""))
+        page.on("request", lambda request: self._asked(request.url))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("dialog", lambda dialog: self.errors.append(f"dialog: {dialog.message}"))
+
+    def _asked(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("blob", "data"):
+            self.hosts.add(parts.hostname or "")
 
 
 @pytest.fixture
 def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.watch = PageWatch(page)  # type: ignore[attr-defined]
     page.goto(live_server)
     page.wait_for_selector("body[data-ready=true]")
     yield page
     context.close()
+
+
+@contextmanager
+def opened(page: Page, url: str) -> Iterator[Page]:
+    """`url` in a watched page of a browser context of its own: it shares nothing with `page`
+    (no storage, no history), as a link opened by someone else."""
+    browser = page.context.browser
+    assert browser is not None
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        other = context.new_page()
+        other.watch = PageWatch(other)  # type: ignore[attr-defined]
+        other.goto(url)
+        yield other
+    finally:
+        context.close()
 
 
 def run_text(page: Page, text: str | None = None) -> None:

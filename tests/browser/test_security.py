@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -48,3 +50,24 @@ def test_the_page_is_served_with_a_self_only_policy(page: Page, live_server: str
         "unsafe-eval" not in policy
         and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
     )
+
+
+def test_hostile_text_from_a_link_and_its_comparison_run_no_script(
+    page: Page, live_server: str
+) -> None:
+    view = {"model": "minilm", "text": HOSTILE, "compare": HOSTILE.replace("bold", "bald")}
+    page.goto(f"{live_server}/?{urlencode(view)}")
+    page.wait_for_selector("#pair-diff .main-svg")
+    expect(page.locator("#pair-a-text")).to_have_text(HOSTILE)
+    labels = page.locator("#pair-diff .xtick text").all_text_contents()
+    assert "<" in labels and "bold / bald" in labels
+    injected: int = page.evaluate(
+        "document.querySelectorAll('#pair-panel b, #pair-panel script, #pair-panel img').length"
+    )
+    assert injected == 0 and _injected(page) == 0
+
+    page.goto(f"{live_server}/?{urlencode({'model': HOSTILE})}")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#link-notice")).to_contain_text(f"no model “{HOSTILE}”")
+    assert _injected(page) == 0
+    assert page.watch.errors == []  # type: ignore[attr-defined]
