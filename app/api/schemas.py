@@ -54,33 +54,9 @@ class ModelsOut(BaseModel):
     models: list[ModelOut]
 
 
-class AttentionRequest(BaseModel):
-    # strict: a boolean is not a layer index, a number is not a text.
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": "minilm",
-                    "text": "The animal didn't cross the street because it was too tired",
-                },
-                {
-                    "model": "minilm",
-                    "text": "Time flies like an arrow",
-                    "layers": [0, 5],
-                    "heads": [3],
-                },
-                {
-                    "model": "minilm",
-                    "text": "The animal didn't cross the street because it was too tired",
-                    "granularity": "word",
-                    "special_tokens": "drop",
-                    "aggregate": "rollout",
-                },
-            ]
-        },
-    )
+class RunFields(BaseModel):
+    """What one run is (model, text, target, variant, budget) and the analyses of it to show:
+    the fields POST /api/v1/attention and GET /api/v1/report share."""
 
     model: str = Field(
         pattern=MODEL_ID_PATTERN,
@@ -122,24 +98,6 @@ class AttentionRequest(BaseModel):
         ge=1,
         description="Most tokens to generate when no target is given (capped by the server).",
     )
-    encoding: Encoding = Field(
-        "json",
-        description=(
-            "How each block's data travels. json: nested lists [head][query][key]. uint8: "
-            "base64 of H*Q*K bytes, row-major, weight = byte/255. float16: base64 of "
-            "little-endian IEEE half floats, row-major."
-        ),
-    )
-    max_size: int | None = Field(
-        None,
-        ge=1,
-        le=4096,
-        description=(
-            "For overview thumbnails: pool each matrix to at most this many rows and columns "
-            "(queries averaged, keys summed, so rows still sum to 1). The block then carries "
-            "pooled_from, its full shape."
-        ),
-    )
     # The analyses, applied to the cached run in this order: weighting, special_tokens,
     # granularity, aggregate (see app/attention/analysis.py).
     weighting: Weighting = Field(
@@ -176,6 +134,54 @@ class AttentionRequest(BaseModel):
             "through layers 0..L, Â_L·…·Â_0 with Â_l = 0.5·Ā_l + 0.5·I renormalized and Ā_l "
             "the head mean; [1, S, S]. Not offered for encoder-decoder models (see "
             "aggregates in GET /api/v1/models)."
+        ),
+    )
+
+
+class AttentionRequest(RunFields):
+    # strict: a boolean is not a layer index, a number is not a text.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "minilm",
+                    "text": "The animal didn't cross the street because it was too tired",
+                },
+                {
+                    "model": "minilm",
+                    "text": "Time flies like an arrow",
+                    "layers": [0, 5],
+                    "heads": [3],
+                },
+                {
+                    "model": "minilm",
+                    "text": "The animal didn't cross the street because it was too tired",
+                    "granularity": "word",
+                    "special_tokens": "drop",
+                    "aggregate": "rollout",
+                },
+            ]
+        },
+    )
+
+    encoding: Encoding = Field(
+        "json",
+        description=(
+            "How each block's data travels. json: nested lists [head][query][key]. uint8: "
+            "base64 of H*Q*K bytes, row-major, weight = byte/255. float16: base64 of "
+            "little-endian IEEE half floats, row-major."
+        ),
+    )
+    max_size: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description=(
+            "For overview thumbnails: pool each matrix to at most this many rows and columns "
+            "(queries averaged, keys summed, so rows still sum to 1). The block then carries "
+            "pooled_from, its full shape."
         ),
     )
 
