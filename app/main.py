@@ -13,7 +13,17 @@ from app.api.inference import InferenceGate
 from app.api.middleware import RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
 from app.api.role_store import HeadRoleStore
-from app.api.routes import attention, explain, generate, heads, health, lessons, models, pages
+from app.api.routes import (
+    attention,
+    explain,
+    generate,
+    heads,
+    health,
+    lessons,
+    models,
+    pages,
+    report,
+)
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from app.zoo.registry import load_registry
@@ -61,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(heads.router)
     app.include_router(attention.router)
+    app.include_router(report.router)
     app.include_router(explain.router)
     app.include_router(generate.router)
     app.include_router(lessons.router)

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.attention.analysis import Aggregate, Granularity, SpecialTokens, Weighting
 from app.attention.names import Kind, Stack, TokenListName
@@ -184,6 +184,29 @@ class AttentionRequest(RunFields):
             "pooled_from, its full shape."
         ),
     )
+
+
+class ReportQuery(RunFields):
+    """GET /api/v1/report's query: the fields of POST /api/v1/attention that say what to run
+    and analyse; the report picks its own encoding and, for a long run, its pooling."""
+
+    # Query values arrive as strings: numbers are parsed from them (no strict mode), and a
+    # misspelt parameter is refused rather than silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("layers", "heads", mode="before")
+    @classmethod
+    def split_comma_lists(cls, value: object) -> object:
+        """`layers=1&layers=2` and `layers=1,2` are the same list."""
+        if not isinstance(value, list):
+            return value
+        parts: list[object] = []
+        for item in value:
+            if isinstance(item, str):
+                parts.extend(part.strip() for part in item.split(",") if part.strip())
+            else:
+                parts.append(item)
+        return parts
 
 
 class TokensOut(BaseModel):
