@@ -20,14 +20,15 @@ const combined = combinedEntry(body.options);
 const state = { group: groups.at(-1), layer: groups.at(-1).blocks[0].layer, head: MEAN };
 
 // The labels of an axis pooled into `length` groups of consecutive tokens, grouped as
-// app/attention/ops/pool.py groups them: the first and last token of each group.
+// app/attention/ops/pool.py groups them: the positions of each group's first and last token
+// (the token list above gives each token's position on hover).
 function axisLabels(tokens, length) {
   if (length === tokens.length) return tokens;
   const step = Math.max(1, Math.ceil(tokens.length / maxSize));
   const labels = [];
   for (let start = 0; start < tokens.length; start += step) {
     const end = Math.min(start + step, tokens.length) - 1;
-    labels.push(start === end ? tokens[start] : `${tokens[start]} … ${tokens[end]} (${start}–${end})`);
+    labels.push(start === end ? String(start) : `${start}–${end}`);
   }
   return labels;
 }
@@ -42,7 +43,7 @@ function renderTokens() {
     shown.push(key);
     const special = body.special[name];
     const chips = tokens.map((token, i) =>
-      el("span", { className: special[i] ? "token special" : "token", text: token, title: `${listName(name)} ${i}` }),
+      el("span", { className: special[i] ? "token special" : "token", text: token, title: `${listName(name)}, position ${i}` }),
     );
     sections.push(
       el("h3", { text: `${listName(name)} (${tokens.length})` }),
