@@ -1,6 +1,6 @@
 // The focused heatmap: one head (or the mean) of one block, tokens on both axes.
 
-import { plotlyText } from "./text.js";
+import { FONT_FAMILY, plotlyText } from "./text.js";
 
 const SHOW_VALUES_UP_TO = 16; // tokens per axis; beyond this the numbers would not fit
 const MAX_TICKS = 64;
@@ -96,7 +96,7 @@ export function drawHeatmap(
     // a few short labels (Chinese characters) read best upright; rotated they shrink to blots
     xaxis: { ...ticks(colTokens), title: { text: colTitle }, tickangle: fewShortLabels(colTokens) ? 0 : -60, side: "bottom" },
     yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed" },
-    font: { family: "system-ui, sans-serif", size: 12 },
+    font: { family: FONT_FAMILY, size: 12 },
     shapes:
       highlightRow == null
         ? []
