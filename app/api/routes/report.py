@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
 
 from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
@@ -46,7 +45,8 @@ def _filename(model_id: str, variant: str | None, created: datetime) -> str:
 @router.get(
     "/report",
     summary="One run as a standalone HTML report that opens offline",
-    response_class=HTMLResponse,
+    # A plain Response: its 200 is documented as HTML below, its errors as JSON.
+    response_class=Response,
     responses={
         200: {
             "description": (
