@@ -9,8 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1
 
+# fonts-noto-cjk (about 90 MB): a browser or renderer run in this image draws Chinese with it,
+# not empty boxes (.ci/run installs it too).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends make \
+    && apt-get install -y --no-install-recommends make fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 app
 

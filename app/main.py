@@ -24,6 +24,7 @@ from app.api.routes import (
     lessons,
     models,
     pages,
+    report,
 )
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(heads.router)
     app.include_router(attention.router)
+    app.include_router(report.router)
     app.include_router(explain.router)
     app.include_router(generate.router)
     app.include_router(lessons.router)

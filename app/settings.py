@@ -70,6 +70,15 @@ class Settings(BaseSettings):
             "million); beyond, a 422 asks for fewer layers or heads, a head mean or max_size."
         ),
     )
+    report_max_weights: int = Field(
+        default=2_000_000,
+        ge=1,
+        description=(
+            "Most attention weights one standalone report embeds (about 2.7 bytes each); a "
+            "larger run is pooled to fit, and the report says so. max_response_weights bounds "
+            "it too."
+        ),
+    )
     max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )

@@ -28,7 +28,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _field_message(error: dict[str, Any]) -> str:
     if error.get("type") == "json_invalid":
         return "the request body is not valid JSON: " + str(error.get("ctx", {}).get("error", ""))
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    where = list(error.get("loc", ()))
+    if where[:1] in (["body"], ["query"]):  # which part of the request is plain from the route
+        where = where[1:]
+    location = ".".join(str(part) for part in where)
     message = str(error.get("msg", "is invalid"))
     return f"{location}: {message}" if location else message
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.attention.analysis import Aggregate, Granularity, SpecialTokens, Weighting
 from app.attention.names import Kind, Stack, TokenListName
@@ -54,33 +54,9 @@ class ModelsOut(BaseModel):
     models: list[ModelOut]
 
 
-class AttentionRequest(BaseModel):
-    # strict: a boolean is not a layer index, a number is not a text.
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": "minilm",
-                    "text": "The animal didn't cross the street because it was too tired",
-                },
-                {
-                    "model": "minilm",
-                    "text": "Time flies like an arrow",
-                    "layers": [0, 5],
-                    "heads": [3],
-                },
-                {
-                    "model": "minilm",
-                    "text": "The animal didn't cross the street because it was too tired",
-                    "granularity": "word",
-                    "special_tokens": "drop",
-                    "aggregate": "rollout",
-                },
-            ]
-        },
-    )
+class RunFields(BaseModel):
+    """What one run is (model, text, target, variant, budget) and the analyses of it to show:
+    the fields POST /api/v1/attention and GET /api/v1/report share."""
 
     model: str = Field(
         pattern=MODEL_ID_PATTERN,
@@ -123,24 +99,6 @@ class AttentionRequest(BaseModel):
         ge=1,
         description="Most tokens to generate when no target is given (capped by the server).",
     )
-    encoding: Encoding = Field(
-        "json",
-        description=(
-            "How each block's data travels. json: nested lists [head][query][key]. uint8: "
-            "base64 of H*Q*K bytes, row-major, weight = byte/255. float16: base64 of "
-            "little-endian IEEE half floats, row-major."
-        ),
-    )
-    max_size: int | None = Field(
-        None,
-        ge=1,
-        le=4096,
-        description=(
-            "For overview thumbnails: pool each matrix to at most this many rows and columns "
-            "(queries averaged, keys summed, so rows still sum to 1). The block then carries "
-            "pooled_from, its full shape."
-        ),
-    )
     # The analyses, applied to the cached run in this order: weighting, special_tokens,
     # granularity, aggregate (see app/attention/analysis.py).
     weighting: Weighting = Field(
@@ -179,6 +137,77 @@ class AttentionRequest(BaseModel):
             "aggregates in GET /api/v1/models)."
         ),
     )
+
+
+class AttentionRequest(RunFields):
+    # strict: a boolean is not a layer index, a number is not a text.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "minilm",
+                    "text": "The animal didn't cross the street because it was too tired",
+                },
+                {
+                    "model": "minilm",
+                    "text": "Time flies like an arrow",
+                    "layers": [0, 5],
+                    "heads": [3],
+                },
+                {
+                    "model": "minilm",
+                    "text": "The animal didn't cross the street because it was too tired",
+                    "granularity": "word",
+                    "special_tokens": "drop",
+                    "aggregate": "rollout",
+                },
+            ]
+        },
+    )
+
+    encoding: Encoding = Field(
+        "json",
+        description=(
+            "How each block's data travels. json: nested lists [head][query][key]. uint8: "
+            "base64 of H*Q*K bytes, row-major, weight = byte/255. float16: base64 of "
+            "little-endian IEEE half floats, row-major."
+        ),
+    )
+    max_size: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description=(
+            "For overview thumbnails: pool each matrix to at most this many rows and columns "
+            "(queries averaged, keys summed, so rows still sum to 1). The block then carries "
+            "pooled_from, its full shape."
+        ),
+    )
+
+
+class ReportQuery(RunFields):
+    """GET /api/v1/report's query: the fields of POST /api/v1/attention that say what to run
+    and analyse; the report picks its own encoding and, for a long run, its pooling."""
+
+    # Query values arrive as strings: numbers are parsed from them (no strict mode), and a
+    # misspelt parameter is refused rather than silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("layers", "heads", mode="before")
+    @classmethod
+    def split_comma_lists(cls, value: object) -> object:
+        """`layers=1&layers=2` and `layers=1,2` are the same list."""
+        if not isinstance(value, list):
+            return value
+        parts: list[object] = []
+        for item in value:
+            if isinstance(item, str):
+                parts.extend(part.strip() for part in item.split(",") if part.strip())
+            else:
+                parts.append(item)
+        return parts
 
 
 class TokensOut(BaseModel):

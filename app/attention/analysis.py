@@ -90,3 +90,23 @@ def response_weights(
             rows, cols = min(rows, max_size), min(cols, max_size)
         total += count * rows * cols
     return total
+
+
+def largest_max_size(
+    run: AttentionRun,
+    options: Options,
+    layers: list[int] | None,
+    heads: list[int] | None,
+    bound: int,
+) -> int:
+    """The largest `max_size` whose response carries at most `bound` weights, by
+    `response_weights`; 0 when not even one weight per matrix fits."""
+    sides = [side for name in run.blocks for side in run.shape(name)[1:]]
+    low, high = 0, max(sides, default=0)  # 0 always fits; beyond the longest side, nothing pools
+    while low < high:
+        middle = (low + high + 1) // 2
+        if response_weights(run, options, layers, heads, middle) <= bound:
+            low = middle
+        else:
+            high = middle - 1
+    return low

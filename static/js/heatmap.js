@@ -1,6 +1,6 @@
 // The focused heatmap: one head (or the mean) of one block, tokens on both axes.
 
-import { plotlyText } from "./text.js";
+import { FONT_FAMILY, plotlyText } from "./text.js";
 
 const SHOW_VALUES_UP_TO = 16; // tokens per axis; beyond this the numbers would not fit
 const MAX_TICKS = 64;
@@ -109,7 +109,7 @@ export function drawHeatmap(
       zeroline: false,
     },
     yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed", automargin: true, zeroline: false },
-    font: { family: "system-ui, sans-serif", size: 12 },
+    font: { family: FONT_FAMILY, size: 12 },
     shapes:
       highlightRow == null
         ? []

@@ -1,7 +1,7 @@
 // Self-attention step by step for one head and one query: q, K, V, the scores, their scaling,
 // the softmax and the weighted sum of values, with the numbers.
 
-import { el, plotlyText } from "./text.js";
+import { FONT_FAMILY, el, plotlyText } from "./text.js";
 
 const fmt = (x, digits = 3) => (x == null ? "masked" : x.toFixed(digits));
 
@@ -32,7 +32,7 @@ function vectorPlot(div, { z, rowTokens, title, colorscale = "RdBu", symmetric =
       ticktext: rowTokens.map(plotlyText),
       autorange: "reversed",
     },
-    font: { family: "system-ui, sans-serif", size: 11 },
+    font: { family: FONT_FAMILY, size: 11 },
   };
   window.Plotly.react(div, [trace], layout, { displayModeBar: false, responsive: true });
 }

@@ -2,6 +2,11 @@
 // HTML-like tags in labels (<b>, <br>, <a>), gets it with those characters escaped. Quotes
 // are numeric entities: Plotly decodes those, but shows a named &quot; as it is.
 
+// The font stack of every Plotly layout, the same as --font-sans in static/app.css: the
+// common CJK fonts by name, so that 我爱吃苹果 never falls back to empty boxes.
+export const FONT_FAMILY =
+  'system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif';
+
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
 
 export function plotlyText(value) {

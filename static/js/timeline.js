@@ -6,7 +6,7 @@
 import { streamGeneration } from "./api.js";
 import { MEAN, fromWire } from "./blocks.js";
 import { VIRIDIS } from "./colors.js";
-import { el, plotlyText } from "./text.js";
+import { FONT_FAMILY, el, plotlyText } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -266,7 +266,7 @@ function draw() {
       title: { text: "position read (the token written shaded; grey: written later)" },
     },
     yaxis: { title: { text: "weight" }, rangemode: "tozero" },
-    font: { family: "system-ui, sans-serif", size: 12 },
+    font: { family: FONT_FAMILY, size: 12 },
     shapes: [
       // The token this step writes: it reads nothing yet, it is the step's outcome.
       {

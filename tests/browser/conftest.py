@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -35,9 +36,16 @@ class PageWatch:
     def __init__(self, page: Page) -> None:
         self.hosts: set[str] = set()
         self.errors: list[str] = []
+        # Errors the browser logged: a script the page's policy refused to run, say.
+        self.console_errors: list[str] = []
         page.on("request", lambda request: self._asked(request.url))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("dialog", lambda dialog: self.errors.append(f"dialog: {dialog.message}"))
+        page.on("console", self._on_console)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
 
     def _asked(self, url: str) -> None:
         parts = urlsplit(url)
@@ -79,3 +87,33 @@ def run_text(page: Page, text: str | None = None) -> None:
     page.click("#run")
     page.wait_for_selector("#heatmap .main-svg")
     expect(page.locator("#status")).not_to_have_class("status busy")
+
+
+def save_report(server: str, folder: Path, params: dict[str, str]) -> Path:
+    """GET /api/v1/report from `server` for `params`, saved as a file in `folder`."""
+    response = httpx.get(f"{server}/api/v1/report", params=params, timeout=120)
+    response.raise_for_status()
+    path = folder / "report.html"
+    path.write_bytes(response.content)
+    return path
+
+
+@pytest.fixture
+def offline_page(browser: Browser) -> Iterator[Page]:
+    """A page that may read file:// URLs only: any other request is recorded and refused."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    context.route(
+        "**/*",
+        lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
+    )
+    page = context.new_page()
+    page.watch = PageWatch(page)  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def open_report(page: Page, path: Path) -> None:
+    """Open a saved report and wait until it has drawn its heatmap."""
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("#heatmap .main-svg")

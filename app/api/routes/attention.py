@@ -1,17 +1,21 @@
 import unicodedata
+from collections.abc import Callable
+from typing import Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Response
 
 from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.schemas import AttentionOut, AttentionRequest
+from app.api.inference import InferenceGate
+from app.api.schemas import AttentionOut, AttentionRequest, RunFields
 from app.attention.analysis import Options, response_weights
+from app.attention.cache import RunCache
 from app.attention.errors import InputError
 from app.attention.payload import render_attention
 from app.attention.run import AttentionRun
 from app.settings import Settings
-from app.zoo.base import ModelInfo
+from app.zoo.base import ModelAdapter, ModelInfo
 from app.zoo.registry import Registry
 
 router = APIRouter(prefix="/api/v1", tags=["attention"])
@@ -76,7 +80,7 @@ def new_token_budget(requested: int | None, settings: Settings) -> int:
     return requested
 
 
-def check_request(request: AttentionRequest, info: ModelInfo) -> None:
+def check_request(request: RunFields, info: ModelInfo) -> None:
     """Refuse, before any forward pass, layers and heads this model does not have, and a
     generation budget for a model that does not generate."""
     bad_layer = next((n for n in request.layers or () if not 0 <= n < info.layers), None)
@@ -112,6 +116,68 @@ def check_options(options: Options, info: ModelInfo, registry: Registry) -> None
         )
 
 
+def request_options(request: RunFields) -> Options:
+    return Options(
+        granularity=request.granularity,
+        special_tokens=request.special_tokens,
+        aggregate=request.aggregate,
+        weighting=request.weighting,
+    )
+
+
+async def checked_run(
+    request: RunFields,
+    options: Options,
+    adapter: ModelAdapter,
+    registry: Registry,
+    settings: Settings,
+    cache: RunCache,
+    gate: InferenceGate,
+) -> tuple[AttentionRun, Literal["hit", "miss"]]:
+    """The checks every attention request passes, then its run: from the cache, or computed
+    on the inference gate. Returns the run and whether the cache had it."""
+    check_texts(request.text, request.target, settings)
+    check_options(options, adapter.info, registry)
+    check_request(request, adapter.info)
+    budget = new_token_budget(request.max_new_tokens, settings)
+    variant = request.variant or adapter.info.default_variant
+    generates = request.target is None and adapter.info.family != "encoder"
+    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
+
+    run = cache.get(key)
+    if run is not None:
+        return run, "hit"
+
+    def compute() -> AttentionRun:
+        twin = cache.get(key)  # an identical request may have filled it while we queued
+        if twin is not None:
+            return twin
+        fresh = adapter.run(
+            request.text, request.target, max_new_tokens=budget, variant=request.variant
+        )
+        cache.put(key, fresh)
+        return fresh
+
+    return await gate.run(compute), "miss"
+
+
+def check_response_weights(weights: int, settings: Settings) -> None:
+    if weights > settings.max_response_weights:
+        raise InputError(
+            f"this response would carry {weights:,} attention weights; this server sends at "
+            f"most {settings.max_response_weights:,} at once. Ask for fewer 'layers' or "
+            "'heads', aggregate 'heads', or pool with 'max_size' (the run is cached: asking "
+            "again costs no forward pass)."
+        )
+
+
+async def rendered(gate: InferenceGate, run: AttentionRun, render: Callable[[], bytes]) -> bytes:
+    """`render()`'s bytes, computed off the event loop: encoding a long run takes a while too.
+    A computed run (app/attention/run.py) does torch work as it renders: that belongs on the
+    gate's threads."""
+    return await (gate.run(render) if run.computed else anyio.to_thread.run_sync(render))
+
+
 @router.post(
     "/attention",
     summary="Every attention matrix of one model run, per layer and head",
@@ -126,50 +192,18 @@ async def attention(
     gate: GateDep,
 ) -> Response:
     adapter = registry.get(request.model)
-    check_texts(request.text, request.target, settings)
-    options = Options(
-        granularity=request.granularity,
-        special_tokens=request.special_tokens,
-        aggregate=request.aggregate,
-        weighting=request.weighting,
+    options = request_options(request)
+    run, cache_status = await checked_run(
+        request, options, adapter, registry, settings, cache, gate
     )
-    check_options(options, adapter.info, registry)
-    check_request(request, adapter.info)
-    budget = new_token_budget(request.max_new_tokens, settings)
-    variant = request.variant or adapter.info.default_variant
-    generates = request.target is None and adapter.info.family != "encoder"
-    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
-
-    run = cache.get(key)
-    cache_status = "hit"
-    if run is None:
-        cache_status = "miss"
-
-        def compute() -> AttentionRun:
-            twin = cache.get(key)  # an identical request may have filled it while we queued
-            if twin is not None:
-                return twin
-            fresh = adapter.run(
-                request.text, request.target, max_new_tokens=budget, variant=request.variant
-            )
-            cache.put(key, fresh)
-            return fresh
-
-        run = await gate.run(compute)
-
-    weights = response_weights(run, options, request.layers, request.heads, request.max_size)
-    if weights > settings.max_response_weights:
-        raise InputError(
-            f"this response would carry {weights:,} attention weights; this server sends at "
-            f"most {settings.max_response_weights:,} at once. Ask for fewer 'layers' or "
-            "'heads', aggregate 'heads', or pool with 'max_size' (the run is cached: asking "
-            "again costs no forward pass)."
-        )
+    check_response_weights(
+        response_weights(run, options, request.layers, request.heads, request.max_size), settings
+    )
 
     def render() -> bytes:
         return render_attention(
             adapter.info.id,
-            variant,
+            request.variant or adapter.info.default_variant,
             run,
             options=options,
             layers=request.layers,
@@ -179,7 +213,5 @@ async def attention(
             explainable=adapter.info.explainable,
         )
 
-    # Encoding a long run takes a while too: keep it off the event loop. A computed run
-    # (app/attention/run.py) does torch work as it renders: that belongs on the gate's threads.
-    body = await (gate.run(render) if run.computed else anyio.to_thread.run_sync(render))
+    body = await rendered(gate, run, render)
     return Response(body, media_type="application/json", headers={"X-Cache": cache_status})

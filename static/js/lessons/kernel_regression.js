@@ -1,5 +1,6 @@
 // The kernel regression lesson: fit plot, attention-weight heatmap, and the Train animation.
 
+import { FONT_FAMILY } from "../text.js";
 import { kernelWeights } from "./kernel.js";
 import { postJson, wholeNumber } from "./post.js";
 
@@ -8,7 +9,7 @@ const ENDPOINT = "/api/v1/kernel-regression";
 const ANIMATION_MS = 3000; // the whole Train animation, whatever the number of epochs
 const MAX_FRAMES = 40; // more epochs than this: every n-th is drawn (and always the last)
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
-const FONT = { family: "system-ui, sans-serif", size: 12 };
+const FONT = { family: FONT_FAMILY, size: 12 };
 
 const state = {
   kind: "nonparametric",

@@ -1,13 +1,13 @@
 // The scoring lesson: additive and scaled dot-product weights side by side, under one mask.
 
-import { el } from "../text.js";
+import { FONT_FAMILY, el } from "../text.js";
 import { postJson, wholeNumber } from "./post.js";
 
 const $ = (id) => document.getElementById(id);
 const ENDPOINT = "/api/v1/scoring";
 const TEXT_IN_CELLS_UP_TO = 12; // keys (and queries); beyond this the numbers would not fit
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
-const FONT = { family: "system-ui, sans-serif", size: 12 };
+const FONT = { family: FONT_FAMILY, size: 12 };
 
 const SIZE_INPUTS = [
   ["n_queries", "n-queries", "Queries"],
