@@ -15,6 +15,7 @@ from app.api.middleware import HeadAsGet, RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
 from app.api.role_store import HeadRoleStore
 from app.api.routes import (
+    align,
     attention,
     docs,
     explain,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(heads.router)
     app.include_router(attention.router)
+    app.include_router(align.router)
     app.include_router(report.router)
     app.include_router(explain.router)
     app.include_router(generate.router)

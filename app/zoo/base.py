@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from app.attention.alignment import AlignSetting
 from app.attention.analysis import AGGREGATES, Aggregate, Weighting
 from app.attention.errors import InputError
 from app.attention.run import AttentionRun
@@ -95,6 +96,11 @@ class ModelAdapter(ABC):
 
         Raises InputError when the input cannot be run (too long, empty after tokenizing).
         """
+
+    def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
+        """The setting that aligned best on a gold set (method `best` of POST /api/v1/align),
+        or None when the model was never scored."""
+        return None
 
     def explain(
         self,

@@ -6,9 +6,11 @@ from typing import Any
 
 import torch
 
+from app.attention.alignment import AlignSetting
 from app.attention.errors import InputError
 from app.attention.run import AttentionRun
 from app.attention.steps import HeadInternals
+from app.seq2seq.align_record import read_best_setting
 from app.seq2seq.translator import Translator
 from app.zoo.base import ModelAdapter, ModelInfo, check_layer_and_head, files_under, resolve_query
 from app.zoo.capture import capture_calls
@@ -18,10 +20,17 @@ from app.zoo.value_norms import ValueSites, reading_value_norms, transformer_tra
 class Seq2SeqAdapter(ModelAdapter):
     """One model id; for Luong, one trained checkpoint per score function (its variants)."""
 
-    def __init__(self, info: ModelInfo, translators: dict[str, Translator], default: str) -> None:
+    def __init__(
+        self,
+        info: ModelInfo,
+        translators: dict[str, Translator],
+        default: str,
+        alignment: dict[str, AlignSetting | None] | None = None,
+    ) -> None:
         self.info = info
         self._translators = translators
         self._default = default
+        self._alignment = alignment or {}
         self._value_sites: dict[str, ValueSites | None] = {
             name: transformer_translator_sites(t.model) if t.family == "transformer" else None
             for name, t in translators.items()
@@ -52,9 +61,14 @@ class Seq2SeqAdapter(ModelAdapter):
             # Rollout composes one stack's self-attention; see app/attention/ops/rollout.py.
             aggregates=["none", "heads"],
         )
-        adapter = cls(info, translators, default)
+        alignment = {name: read_best_setting(path / name if name else path) for name in translators}
+        adapter = cls(info, translators, default, alignment)
         adapter.weight_files = files_under(path)
         return adapter
+
+    def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
+        self._translator(variant)  # refuses an unknown variant
+        return self._alignment.get(variant or self._default)
 
     def _translator(self, variant: str | None) -> Translator:
         if variant is None:
