@@ -80,7 +80,7 @@ def settings(run: AttentionRun) -> list[AlignSetting]:
     heads = run.shape(next(iter(run.blocks)))[0]
     found = []
     for layer in cross_attention_layers(run):
-        for head in [None, *range(heads)]:
+        for head in [None, *range(heads)] if heads > 1 else [None]:  # one head is its mean
             for method in ALIGN_METHODS:
                 thresholds = THRESHOLDS if method == "threshold" else (0.3,)
                 found += [AlignSetting(method, layer, head, t) for t in thresholds]

@@ -59,6 +59,8 @@ export function drawHeatmap(
     compact = false,
     showScale = !compact,
     hoverLine = null,
+    // [row, col] cells to outline: a translation's alignment links
+    marks = null,
     // The colour scale: from 0 to the matrix's own maximum unless given (two views compared
     // share one); `name` labels the colour bar and the hovered value.
     scale = {},
@@ -110,8 +112,8 @@ export function drawHeatmap(
     },
     yaxis: { ...ticks(rowTokens), title: { text: rowTitle }, autorange: "reversed", automargin: true, zeroline: false },
     font: { family: FONT_FAMILY, size: 12 },
-    shapes:
-      highlightRow == null
+    shapes: [
+      ...(highlightRow == null
         ? []
         : [
             {
@@ -124,7 +126,20 @@ export function drawHeatmap(
               y1: highlightRow + 0.5,
               line: { color: "#e4572e", width: 3 },
             },
-          ],
+          ]),
+      // Alignment links: an outlined cell each, visible on dark and on bright cells alike.
+      ...(marks ?? []).map(([row, col]) => ({
+        type: "rect",
+        xref: "x",
+        yref: "y",
+        x0: col - 0.42,
+        x1: col + 0.42,
+        y0: row - 0.42,
+        y1: row + 0.42,
+        line: { color: "#e4572e", width: 2.5 },
+        name: "alignment link",
+      })),
+    ],
   };
   window.Plotly.react(div, [trace], layout, { responsive: true, displaylogo: false });
   if (hoverLine) followHover(div, hoverLine, large ? { rowTokens, colTokens, rowTotals } : null);

@@ -46,7 +46,8 @@ function column(tokens, { x, anchor, side, top, row }) {
 
 // z: one row per query, one column per key. rowsName / colsName: which token lists label them
 // (the block's own `rows` and `cols`), shown as the column headers.
-export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsName }) {
+// links: [query, key] pairs drawn solid on top, a translation's alignment links.
+export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsName, links = null }) {
   const longest = Math.max(rowTokens.length, colTokens.length);
   if (longest > MAX_LINE_TOKENS) {
     container.replaceChildren(
@@ -90,6 +91,21 @@ export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsNa
       lines.append(line);
     });
   });
+  const solid = svg("g", { class: "links" });
+  for (const [q, k] of links ?? []) {
+    const line = svg("line", {
+      x1: LEFT + 8,
+      y1: keyTop + k * row,
+      x2: RIGHT - 8,
+      y2: queryTop + q * row,
+      "data-query": q,
+      "data-key": k,
+    });
+    const title = svg("title");
+    title.textContent = `alignment link: ${rowTokens[q]} → ${colTokens[k]}`;
+    line.append(title);
+    solid.append(line);
+  }
   const heading = (text, x, anchor) => {
     const node = svg("text", { x, y: 12, "text-anchor": anchor, "dominant-baseline": "middle", class: "lines-head" });
     node.textContent = text;
@@ -99,6 +115,7 @@ export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsNa
     heading(`${listName(colsName)} (keys)`, LEFT, "end"),
     heading(`${listName(rowsName)} (queries)`, RIGHT, "start"),
     lines,
+    solid,
     ...column(colTokens, { x: LEFT, anchor: "end", side: "key", top: keyTop, row }),
     ...column(rowTokens, { x: RIGHT, anchor: "start", side: "query", top: queryTop, row }),
   );
@@ -111,7 +128,7 @@ export function drawLines(container, { z, rowTokens, colTokens, rowsName, colsNa
     root.classList.add("focused");
     for (const token of root.querySelectorAll(".line-token.on")) token.classList.remove("on");
     label.classList.add("on");
-    for (const line of lines.children) {
+    for (const line of [...lines.children, ...solid.children]) {
       line.classList.toggle("on", line.dataset[side] === label.dataset.index);
     }
   });

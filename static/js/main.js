@@ -2,6 +2,7 @@
 // heads under the analysis options. Every block says how to label itself (label, rows, cols),
 // so nothing here knows one kind of attention from another.
 
+import { alignmentMarks, alignmentShown, bindAlignment, resetAlignment } from "./alignment.js";
 import { fetchAttention, fetchExplain, fetchHeadRoles, fetchModels } from "./api.js";
 import { MEAN, fromWire, groupByLabel, listName, matrix, rowTotals } from "./blocks.js";
 import {
@@ -335,8 +336,7 @@ async function renderHeatmap(group) {
   const { tokens, options } = result.body;
   const rowTokens = tokens[block.rows];
   const colTokens = tokens[block.cols];
-  drawLines($("lines"), { z, rowTokens, colTokens, rowsName: block.rows, colsName: block.cols });
-  state.shown = {
+  const shown = {
     model: result.request.model,
     variant: result.request.variant,
     text: result.request.text,
@@ -351,7 +351,18 @@ async function renderHeatmap(group) {
     colTokens,
     rowTotals: rowTotals(block, position),
   };
+  // A translator's cross-attention: the links it implies, marked on both views.
+  let marks = null;
+  if (alignmentShown(block)) {
+    marks = await alignmentMarks(shown, result.body);
+    if (ticket !== renderTicket || result !== state.result) return;
+  } else {
+    resetAlignment();
+  }
+  state.shown = shown;
+  drawLines($("lines"), { z, rowTokens, colTokens, rowsName: block.rows, colsName: block.cols, links: marks });
   drawHeatmap($("heatmap"), {
+    marks,
     z,
     rowTokens,
     colTokens,
@@ -842,6 +853,7 @@ async function start() {
   bindTimeline();
   bindExports();
   bindPair();
+  bindAlignment(() => state.result && renderHeatmap(currentGroup()));
   $("copy-link").addEventListener("click", () => copyLink($("link-status"), $("link-field")));
   $("options").addEventListener("change", () => {
     // The run last asked for, even while it is still on its way: a newer text is never
