@@ -183,6 +183,14 @@ class Client:
         body["scaled_scores"] = np.asarray(scaled, dtype=np.float64)  # masked keys: NaN
         return body
 
+    def align(self, model: str, text: str, **fields: Any) -> dict[str, Any]:
+        """A translation's word alignment (POST /api/v1/align: target, variant, method, layer,
+        head, threshold, granularity, gold); the matrix the links come from as a numpy array."""
+        payload = {"model": model, "text": text, **fields}
+        body: dict[str, Any] = self._request("POST", "/api/v1/align", payload)
+        body["weights"] = np.asarray(body["weights"], dtype=np.float64)
+        return body
+
     def heads(self, model: str, variant: str | None = None) -> list[dict[str, Any]]:
         """What every head does: its role and scores (GET /api/v1/models/{id}/heads)."""
         params = {"variant": variant} if variant else None

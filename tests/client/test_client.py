@@ -71,3 +71,13 @@ def test_refusals_raise_with_the_servers_detail(api: Client) -> None:
         api.attention("nope", "hi")
     with pytest.raises(KeyError, match=r"encoder\.0\.self_attn"):
         api.attention("minilm", "hi", layers=[0]).block("decoder.0.self_attn")
+
+
+def test_align_returns_links_and_the_matrix_they_come_from(api: Client) -> None:
+    body = api.align(
+        "transformer-zh-en", "我爱吃苹果", target="I love apples", method="argmax", layer=1
+    )
+    assert body["weights"].shape == (3, 5)  # I love apples × 我爱吃苹果
+    assert body["links"] == [[t, int(s)] for t, s in enumerate(body["weights"].argmax(axis=1))]
+    with pytest.raises(APIError, match="no cross-attention"):
+        api.align("minilm", "hi")
