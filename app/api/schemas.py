@@ -297,6 +297,14 @@ class AttentionOut(BaseModel):
             "the tokens it covers in the token-level run, e.g. source [[0], [1], [2], [3, 4, 5]]."
         ),
     )
+    unknown: dict[TokenListName, list[tuple[int, str]]] | None = Field(
+        None,
+        description=(
+            "Tokens the model read as unknown: for each token list, [position, the text as "
+            "typed], positions at token level. `tokens` shows what the model read (<unk>, "
+            "[UNK]); this keeps what was typed. Absent when the model knew every token."
+        ),
+    )
     output_text: str | None = Field(
         None, description="The generated text, when the model generated (no target given)."
     )
