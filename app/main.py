@@ -8,11 +8,13 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from app.api.abandon import CancelWhenClientLeaves
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
 from app.api.middleware import HeadAsGet, RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
+from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
 from app.api.routes import (
     align,
@@ -38,6 +40,8 @@ Blocks are named `{stack}.{layer}.{kind}` and shaped `[heads, queries, keys]`:
 `encoder.L.self_attn` is source x source, `decoder.L.self_attn` is target x target
 (causal), `decoder.L.cross_attn` is target x source (the alignment).
 """
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,9 +72,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
     app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
+    app.state.renderer = Renderer(
+        settings.render_concurrency, settings.queue_timeout_s, settings.response_cache_bytes
+    )
     app.state.head_roles = HeadRoleStore(settings.cache_dir)
     install_openapi(app, settings)
     install_error_handlers(app)
+    # Innermost: it cancels the route itself when the client leaves (app/api/abandon.py).
+    app.add_middleware(
+        CancelWhenClientLeaves,
+        prefixes=("/api/",),
+        exempt=frozenset({"/api/v1/generate"}),  # streamed: it notices by itself
+        on_abandoned=lambda scope: log.info("client left: %s %s", scope["method"], scope["path"]),
+    )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)

@@ -14,12 +14,15 @@ sized for, even when a holder is cancelled while its step still runs.
 """
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import anyio
+
+from app.zoo.cancel import cancellable
 
 T = TypeVar("T")
 
@@ -35,10 +38,21 @@ class HeldSlot:
         self._threads = threads
 
     async def run(self, work: Callable[[], T]) -> T:
-        """Run one step on a gate thread. If the holder is cancelled meanwhile, the step
-        finishes on its thread (a forward pass cannot be interrupted) and its result is
-        dropped; the next holder's work waits for that thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+        """Run one step on a gate thread. If the holder is cancelled meanwhile (its client
+        left), the step stops at the model's next layer (app/zoo/cancel.py) or, for work
+        that does not check, finishes on its thread and its result is dropped; the next
+        holder's work waits for that thread."""
+        cancelled = threading.Event()
+
+        def marked() -> T:
+            with cancellable(cancelled):
+                return work()
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, marked)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
 
 
 class InferenceGate:
