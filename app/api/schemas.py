@@ -10,8 +10,6 @@ from app.attention.ops.align import AlignMethod
 from app.attention.ops.encode import Encoding
 from app.attention.roles import Role
 
-MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-
 
 class ExampleOut(BaseModel):
     text: str
@@ -60,7 +58,6 @@ class RunFields(BaseModel):
     the fields POST /api/v1/attention and GET /api/v1/report share."""
 
     model: str = Field(
-        pattern=MODEL_ID_PATTERN,
         max_length=64,
         description="A model id from GET /api/v1/models.",
     )
@@ -335,7 +332,7 @@ class ExplainRequest(BaseModel):
         },
     )
 
-    model: str = Field(pattern=MODEL_ID_PATTERN, max_length=64)
+    model: str = Field(min_length=1, max_length=64)
     text: str = Field(min_length=1)
     layer: int = Field(ge=0)
     head: int = Field(ge=0)
@@ -438,7 +435,6 @@ class GenerateRequest(BaseModel):
     )
 
     model: str = Field(
-        pattern=MODEL_ID_PATTERN,
         max_length=64,
         description="A decoder-only model id from GET /api/v1/models (family 'decoder').",
     )
@@ -524,7 +520,7 @@ class AlignRequest(BaseModel):
     )
 
     model: str = Field(
-        pattern=MODEL_ID_PATTERN, max_length=64, description="An encoder-decoder (translator)."
+        min_length=1, max_length=64, description="An encoder-decoder (translator)."
     )
     text: str = Field(min_length=1, description="The source sentence.")
     target: str | None = Field(
