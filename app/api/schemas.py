@@ -519,9 +519,7 @@ class AlignRequest(BaseModel):
         },
     )
 
-    model: str = Field(
-        min_length=1, max_length=64, description="An encoder-decoder (translator)."
-    )
+    model: str = Field(min_length=1, max_length=64, description="An encoder-decoder (translator).")
     text: str = Field(min_length=1, description="The source sentence.")
     target: str | None = Field(
         None,
