@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.api.abandon import CancelWhenClientLeaves
+from app.api.batching import Batcher
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
     app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
+    app.state.batcher = Batcher(app.state.gate, settings.max_batch)
     app.state.renderer = Renderer(
         settings.render_concurrency, settings.queue_timeout_s, settings.response_cache_bytes
     )

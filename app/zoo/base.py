@@ -97,6 +97,16 @@ class ModelAdapter(ABC):
         Raises InputError when the input cannot be run (too long, empty after tokenizing).
         """
 
+    @property
+    def batchable(self) -> bool:
+        """Whether `run_batch` may serve concurrent texts with one forward pass."""
+        return False
+
+    def run_batch(self, texts: list[str]) -> list[AttentionRun | InputError]:
+        """One run per text (no target, default variant); an InputError in place of a text
+        that cannot be run."""
+        raise NotImplementedError(f"model '{self.info.id}' does not run batches")
+
     def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
         """The setting that aligned best on a gold set (method `best` of POST /api/v1/align),
         or None when the model was never scored."""

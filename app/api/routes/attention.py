@@ -4,7 +4,15 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep
+from app.api.batching import Batcher
+from app.api.deps import (
+    BatcherDep,
+    CacheDep,
+    GateDep,
+    RegistryDep,
+    RendererDep,
+    SettingsDep,
+)
 from app.api.errors import ERROR_RESPONSES
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer
@@ -155,14 +163,20 @@ async def checked_run(
     settings: Settings,
     cache: RunCache,
     gate: InferenceGate,
+    batcher: Batcher | None = None,
 ) -> tuple[AttentionRun, Literal["hit", "miss"]]:
     """The checks every attention request passes, then its run: from the cache, or computed
-    on the inference gate. Returns the run and whether the cache had it."""
+    on the inference gate (batched with other texts for the same encoder when a batcher is
+    given). Returns the run and whether the cache had it."""
     key, budget = checked_key(request, options, adapter, registry, settings)
 
     run = cache.get(key)
     if run is not None:
         return run, "hit"
+    if batcher is not None and adapter.batchable and request.target is None and not request.variant:
+        fresh_run = await batcher.run(adapter, request.text)
+        cache.put(key, fresh_run)
+        return fresh_run, "miss"
 
     def compute() -> AttentionRun:
         twin = cache.get(key)  # an identical request may have filled it while we queued
@@ -225,6 +239,7 @@ async def attention(
     cache: CacheDep,
     gate: GateDep,
     renderer: RendererDep,
+    batcher: BatcherDep,
 ) -> Response:
     adapter = registry.get(request.model)
     options = request_options(request)
@@ -234,7 +249,7 @@ async def attention(
     if stored is not None:
         return Response(stored, media_type="application/json", headers={"X-Cache": "hit"})
     run, cache_status = await checked_run(
-        request, options, adapter, registry, settings, cache, gate
+        request, options, adapter, registry, settings, cache, gate, batcher
     )
     weights = response_weights(run, options, request.layers, request.heads, request.max_size)
     check_response_weights(weights, settings)
