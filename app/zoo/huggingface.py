@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -298,6 +298,12 @@ class HuggingFaceAdapter(ModelAdapter):
             blocks=_blocks(out.attentions, encoder_self_attention),
             source=self.tokens.token_list([source]),
             value_norms=norms or None,
+        )
+
+    def reading_key(self, text: str, variant: str | None = None) -> Hashable:
+        source = self._encode(text, add_special_tokens=True, what="text")
+        return tuple(source.ids), tuple(
+            token.typed for token in self.tokens.token_list([source]).tokens if token.typed
         )
 
     @property

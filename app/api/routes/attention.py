@@ -1,5 +1,5 @@
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -133,7 +133,8 @@ def request_options(request: RunFields) -> Options:
     )
 
 
-RunKey = tuple[str, str | None, str, str | None, int | None]
+# (model, variant, what the model reads of the text, target, generation budget)
+RunKey = tuple[str, str | None, Hashable, str | None, int | None]
 
 
 def checked_key(
@@ -151,7 +152,8 @@ def checked_key(
     budget = new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
     generates = request.target is None and adapter.info.family != "encoder"
-    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
+    reading = adapter.reading_key(request.text, request.variant)
+    key = (adapter.info.id, variant, reading, request.target, budget if generates else None)
     return key, budget
 
 
