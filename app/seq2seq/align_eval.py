@@ -65,8 +65,9 @@ def read_gold(path: Path, translator: Translator) -> list[GoldPair]:
             continue
         record = json.loads(line)
         run = translator.attend(record["zh"], target=record["en"])
-        source = [t.text for t in run.source.tokens if not t.special]
-        target = [t.text for t in run.target.tokens if not t.special]
+        # as typed: a word the model does not know reads <unk> but keeps its gold links
+        source = [t.typed or t.text for t in run.source.tokens if not t.special]
+        target = [t.typed or t.text for t in run.target.tokens if not t.special]
         if source != record["zh_tokens"] or target != record["en_tokens"]:
             raise SystemExit(
                 f"{path}:{number}: the model tokenizes this pair as {source} / {target}, the "
