@@ -139,7 +139,7 @@ def test_the_transformer_at_word_level_reads_apples_from_the_word(page: Page) ->
     for layer in ("0", "1", "2"):
         page.select_option("#layer", layer)
         page.wait_for_selector(f'#lines[data-layer="{layer}"][data-head="mean"] svg')
-        lines = svg.locator(f'line[data-query="{apples}"]').all()
+        lines = svg.locator(f'g.lines line[data-query="{apples}"]').all()
         weights = {
             int(line.get_attribute("data-key") or -1): float(line.get_attribute("data-weight") or 0)
             for line in lines
