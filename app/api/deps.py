@@ -6,6 +6,7 @@ from fastapi import Depends, HTTPException, Request
 
 from app.api.inference import InferenceGate
 from app.api.role_store import HeadRoleStore
+from app.api.shared_cache import SharedRunCache
 from app.attention.cache import RunCache
 from app.settings import Settings
 from app.zoo.registry import Registry
@@ -27,6 +28,11 @@ async def get_cache(request: Request) -> RunCache:
     return cache
 
 
+async def get_shared_cache(request: Request) -> SharedRunCache | None:
+    shared: SharedRunCache | None = request.app.state.shared_cache
+    return shared
+
+
 async def get_gate(request: Request) -> InferenceGate:
     gate: InferenceGate = request.app.state.gate
     return gate
@@ -40,6 +46,7 @@ async def get_head_roles(request: Request) -> HeadRoleStore:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 CacheDep = Annotated[RunCache, Depends(get_cache)]
+SharedCacheDep = Annotated[SharedRunCache | None, Depends(get_shared_cache)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
 HeadRolesDep = Annotated[HeadRoleStore, Depends(get_head_roles)]
 

@@ -5,10 +5,11 @@ from typing import Literal
 import anyio.to_thread
 from fastapi import APIRouter, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
+from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep, SharedCacheDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.inference import InferenceGate
 from app.api.schemas import AttentionOut, AttentionRequest, RunFields
+from app.api.shared_cache import SharedRunCache
 from app.attention.analysis import Options, response_weights
 from app.attention.cache import RunCache
 from app.attention.errors import InputError
@@ -125,6 +126,18 @@ def request_options(request: RunFields) -> Options:
     )
 
 
+# Where a run came from: the local cache, the shared one (Redis), or a forward pass here.
+CacheStatus = Literal["local", "shared", "miss"]
+
+
+def cache_headers(status: CacheStatus) -> dict[str, str]:
+    """X-Cache says whether the run was cached (no forward pass for this request); on a hit,
+    X-Cache-Tier says which tier had it."""
+    if status == "miss":
+        return {"X-Cache": "miss"}
+    return {"X-Cache": "hit", "X-Cache-Tier": status}
+
+
 async def checked_run(
     request: RunFields,
     options: Options,
@@ -132,10 +145,12 @@ async def checked_run(
     registry: Registry,
     settings: Settings,
     cache: RunCache,
+    shared: SharedRunCache | None,
     gate: InferenceGate,
-) -> tuple[AttentionRun, Literal["hit", "miss"]]:
-    """The checks every attention request passes, then its run: from the cache, or computed
-    on the inference gate. Returns the run and whether the cache had it."""
+) -> tuple[AttentionRun, CacheStatus]:
+    """The checks every attention request passes, then its run: from the local cache, the
+    shared one, or computed on the inference gate (and then kept in both). Returns the run and
+    where it came from."""
     check_texts(request.text, request.target, settings)
     check_options(options, adapter.info, registry)
     check_request(request, adapter.info)
@@ -146,7 +161,12 @@ async def checked_run(
 
     run = cache.get(key)
     if run is not None:
-        return run, "hit"
+        return run, "local"
+    if shared is not None:
+        run = await anyio.to_thread.run_sync(shared.get, adapter, key)
+        if run is not None:
+            cache.put(key, run)
+            return run, "shared"
 
     def compute() -> AttentionRun:
         twin = cache.get(key)  # an identical request may have filled it while we queued
@@ -158,7 +178,12 @@ async def checked_run(
         cache.put(key, fresh)
         return fresh
 
-    return await gate.run(compute), "miss"
+    run = await gate.run(compute)
+    if shared is not None:
+        # Written before the answer, off the gate: the next request for this text, on any
+        # replica, finds it.
+        await anyio.to_thread.run_sync(shared.put, adapter, key, run)
+    return run, "miss"
 
 
 def check_response_weights(weights: int, settings: Settings) -> None:
@@ -189,12 +214,13 @@ async def attention(
     registry: RegistryDep,
     settings: SettingsDep,
     cache: CacheDep,
+    shared: SharedCacheDep,
     gate: GateDep,
 ) -> Response:
     adapter = registry.get(request.model)
     options = request_options(request)
     run, cache_status = await checked_run(
-        request, options, adapter, registry, settings, cache, gate
+        request, options, adapter, registry, settings, cache, shared, gate
     )
     check_response_weights(
         response_weights(run, options, request.layers, request.heads, request.max_size), settings
@@ -214,4 +240,4 @@ async def attention(
         )
 
     body = await rendered(gate, run, render)
-    return Response(body, media_type="application/json", headers={"X-Cache": cache_status})
+    return Response(body, media_type="application/json", headers=cache_headers(cache_status))
