@@ -13,10 +13,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from app.settings import PROJECT_ROOT
 from tests.conftest import free_port
@@ -109,6 +111,27 @@ def test_a_run_computed_on_one_replica_is_a_hit_on_the_other(cluster: dict[str, 
     assert again.headers["x-cache"] == "hit"
 
 
+def test_a_hung_redis_fails_no_request(cluster: dict[str, Any]) -> None:
+    """Redis stopped (SIGSTOP: connections hang, the worst case): the first request waits
+    ATTN_REDIS_TIMEOUT_S (1 s) for it, then computes; the next ones do not ask it at all."""
+    replica = f"http://127.0.0.1:{cluster['replicas'][0]['port']}"
+    redis_pid = cluster["redis"]["pid"]
+    os.kill(redis_pid, signal.SIGSTOP)
+    try:
+        with httpx.Client() as client:
+            timed = []
+            for text in ("Redis hangs and the replica answers", "and answers again at once"):
+                started = time.monotonic()
+                answer = _attention(client, replica, text)
+                timed.append(
+                    (answer.status_code, answer.headers["x-cache"], time.monotonic() - started)
+                )
+    finally:
+        os.kill(redis_pid, signal.SIGCONT)
+    assert [(status, cache) for status, cache, _ in timed] == [(200, "miss"), (200, "miss")]
+    assert timed[0][2] >= 1.0 > timed[1][2]
+
+
 def test_killing_a_replica_under_load_loses_no_request(cluster: dict[str, Any]) -> None:
     """200 requests (new texts: real forward passes) from 8 clients; after the first 40
     answers, replica-2 is killed with SIGKILL, requests in flight on it included. nginx
@@ -169,3 +192,42 @@ def test_killing_a_replica_under_load_loses_no_request(cluster: dict[str, Any]) 
         launcher_log = (cluster["run_dir"] / "launcher.log").read_text()
     assert "replica-2 exited" in launcher_log
     assert cluster["launcher"].poll() is None  # the rest of the cluster serves on
+
+
+def test_the_compose_proxy_config_is_valid_nginx(tmp_path: Path) -> None:
+    """deploy/compose.yaml hands nginx's image the same template with its own values: filled
+    in as the image does (only the ATTN_* names), nginx accepts it."""
+    if _missing_programs():
+        pytest.skip("nginx not installed: apt-get install -y nginx (.ci/run installs it)")
+    compose = yaml.safe_load((PROJECT_ROOT / "deploy" / "compose.yaml").read_text())
+    environment = compose["services"]["nginx"]["environment"]
+    values = {k: str(v) for k, v in environment.items() if k.startswith("ATTN_")}
+    # `app` resolves inside compose's network only; nginx -t resolves it now.
+    values["ATTN_UPSTREAM_SERVERS"] = values["ATTN_UPSTREAM_SERVERS"].replace("app:", "127.0.0.1:")
+    values["ATTN_LISTEN"] = f"127.0.0.1:{free_port()}"
+    template = PROJECT_ROOT / "deploy" / "nginx" / "attention.conf.template"
+    (tmp_path / "default.conf").write_text(Template(template.read_text()).safe_substitute(values))
+    temp = " ".join(f"{kind}_temp_path {tmp_path / kind};" for kind in TEMP_PATHS)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nevents {{}}\n"
+        f"http {{ {temp} access_log off; include {tmp_path / 'default.conf'}; }}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    check = subprocess.run(
+        [
+            nginx,
+            "-t",
+            "-p",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-e",
+            str(tmp_path / "error.log"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
