@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from string import Template
 from types import FrameType
+from typing import Any
 
 DEPLOY = Path(__file__).resolve().parent
 PROJECT = DEPLOY.parent
@@ -120,7 +121,7 @@ class Cluster:
         self.write_state(redis={"pid": pid, "port": redis_port, "url": redis_url})
         say(f"redis {redis_url} (pid {pid})")
 
-        replicas = []
+        replicas: list[dict[str, Any]] = []
         for i in range(1, args.replicas + 1):
             name, port = f"replica-{i}", free_port()
             env = {

@@ -90,7 +90,8 @@ def test_requests_reach_every_replica_and_every_page_works(cluster: dict[str, An
         # The page, a permalink, the API and the static files, from each replica in turn:
         # nothing lives in one process only.
         permalink = "/?model=minilm&tab=encoder.self_attn&layer=3&head=1&text=The+cat+sat"
-        for path in ("/", permalink, "/api/v1/models", "/static/js/main.js", "/docs"):
+        pages = ("/", permalink, "/lessons/kernel-regression", "/lessons/scoring", "/docs")
+        for path in (*pages, "/api/v1/models", "/static/js/main.js", "/openapi.json"):
             answers = [client.get(f"{url}{path}") for _ in REPLICAS]
             assert [a.status_code for a in answers] == [200, 200], path
             assert {a.headers["x-replica"] for a in answers} == set(REPLICAS), path
