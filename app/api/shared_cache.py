@@ -105,10 +105,16 @@ class SharedRunCache:
         self.hits += 1
         return run
 
+    def fits(self, run: AttentionRun) -> bool:
+        """Whether the run, its blocks held, is small enough to share. A computed run (every
+        SmolLM2 run: app/zoo/recompute.py) holds layer inputs, model tensors, to compute its
+        blocks from: those are not data to share, so the caller computes its blocks first
+        (`AttentionRun.materialized`, on the gate) when they fit. A long context's blocks do
+        not (at 2048 tokens, 4.5 GB): such runs stay in the replica that computed them."""
+        return run.weights_bytes <= self.max_entry_bytes and self._usable()
+
     def put(self, adapter: ModelAdapter, content: Hashable, run: AttentionRun) -> None:
-        # A computed run (a long SmolLM2 context) holds model tensors to compute its blocks
-        # from, not the blocks: it cannot be encoded as data, and its blocks, gigabytes at
-        # full length, would not be worth the trip. Each replica keeps its own.
+        """Writes a run that holds its blocks (not a computed one) if it fits."""
         if run.computed or not self._usable():
             return
         data = encode_run(run)

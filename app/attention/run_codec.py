@@ -12,8 +12,9 @@ reads it. The format holds data only, and decoding checks it all:
 
 A decoded run is an ordinary AttentionRun: its constructor checks every block's shape against
 its token labels, and the arrays are read-only views of the bytes. Only runs that hold their
-matrices are encoded; a computed run (ComputedBlocks, a long SmolLM2 context) keeps model
-tensors to compute them from, which are neither small nor data, so it is never shared.
+matrices are encoded: a computed run (ComputedBlocks, every SmolLM2 run) keeps model tensors
+to compute them from, which are not data; AttentionRun.materialized() computes its blocks
+first, when they are few enough to share (app/api/shared_cache.py).
 """
 
 import json

@@ -36,7 +36,11 @@ class FakeRedis:
 
 def _replica_settings(tiny_models: dict[str, Path], name: str, **extra: object) -> Settings:
     return Settings(
-        hf_models={"tiny-encoder": tiny_models["bert"], "tiny-seq2seq": tiny_models["bart"]},
+        hf_models={
+            "tiny-encoder": tiny_models["bert"],
+            "tiny-seq2seq": tiny_models["bart"],
+            "tiny-llama": tiny_models["llama"],  # its runs are computed, as SmolLM2's
+        },
         enabled_models=[],  # the tiny models only: quick to load, twice
         **{**TEST_LIMITS, "replica_name": name, "redis_url": "redis://fake", **extra},  # type: ignore[arg-type]
     )
@@ -82,6 +86,19 @@ def test_a_translation_with_cross_attention_is_shared_too(replicas) -> None:
     assert second.json() == first.json()
 
 
+def test_a_computed_run_is_shared_with_its_blocks_computed(replicas) -> None:
+    """A Llama decoder's runs compute their blocks when read (as SmolLM2's): the replica that
+    ran it computes them all and shares them; the other serves them as held arrays."""
+    a, b, _ = replicas
+    run_a = _attention(a, "i love", model="tiny-llama", max_new_tokens=4)
+    run_b = _attention(b, "i love", model="tiny-llama", max_new_tokens=4)
+    assert (run_a.headers["x-cache"], run_b.headers["x-cache-tier"]) == ("miss", "shared")
+    assert run_b.json() == run_a.json()
+    key = ("tiny-llama", None, "i love", None, 4)
+    assert a.app.state.cache.get(key).computed  # the computing replica keeps it computed
+    assert not b.app.state.cache.get(key).computed
+
+
 def test_keys_hold_the_request_and_the_weight_files(replicas, tmp_path: Path) -> None:
     a, _, _ = replicas
     shared: SharedRunCache = a.app.state.shared_cache
@@ -110,6 +127,7 @@ def test_runs_larger_than_the_entry_limit_stay_local(tiny_models: dict[str, Path
     )
     with TestClient(app) as client:
         assert _attention(client, "hello world").status_code == 200
+        assert _attention(client, "hello world", model="tiny-llama").status_code == 200
     assert redis.data == {}
 
 

@@ -73,12 +73,15 @@ def test_a_run_without_value_norms_or_output_keeps_them_absent() -> None:
     assert back.value_norms is None and back.output_text is None and back.source == source
 
 
-def test_a_computed_run_is_not_encoded() -> None:
+def test_a_computed_run_is_encoded_once_its_blocks_are_computed() -> None:
     name = encoder_self_attention(0)
     blocks = ComputedBlocks({name: (1, 1, 1)}, lambda _n, _h: np.ones((1, 1, 1), np.float32), 0)
     run = AttentionRun(blocks, source=TokenList.build(["a"], [0], [False]))
     with pytest.raises(ValueError, match="computed"):
         encode_run(run)
+    held = run.materialized()  # its blocks computed and kept: now it is data
+    assert not held.computed and held.weights_bytes == run.weights_bytes == 4
+    np.testing.assert_array_equal(decode_run(encode_run(held)).block(name), np.ones((1, 1, 1)))
 
 
 def _header_and_data(encoded: bytes) -> tuple[dict, bytes]:

@@ -179,10 +179,11 @@ async def checked_run(
         return fresh
 
     run = await gate.run(compute)
-    if shared is not None:
-        # Written before the answer, off the gate: the next request for this text, on any
-        # replica, finds it.
-        await anyio.to_thread.run_sync(shared.put, adapter, key, run)
+    if shared is not None and shared.fits(run):
+        # Written before the answer, so that the next request for this text, on any replica,
+        # finds it; off the gate, but for computing a computed run's blocks (torch work).
+        held = await gate.run(run.materialized) if run.computed else run
+        await anyio.to_thread.run_sync(shared.put, adapter, key, held)
     return run, "miss"
 
 
