@@ -103,6 +103,19 @@ class Cluster:
         args = self.args
         for name in ("pids", "logs", "redis", "nginx"):
             self.folder(name)
+        # Pid files outlive only a launcher that was killed outright (SIGKILL): its programs,
+        # each in a session of its own, still run. Starting a second set beside them would
+        # leave both half-managed.
+        running = [
+            f"{path.stem} ({pid})"
+            for path in sorted((self.run_dir / "pids").glob("*.pid"))
+            if (pid := int(path.read_text().strip() or 0)) and alive(pid)
+        ]
+        if running:
+            raise RuntimeError(
+                f"a cluster in {self.run_dir} still runs: {', '.join(running)}; stop those "
+                "processes first (or remove pids/ if those ids now belong to others)"
+            )
         (self.run_dir / "state.json").unlink(missing_ok=True)
 
         redis_port = args.redis_port or free_port()
@@ -198,6 +211,8 @@ class Cluster:
         return 0
 
     def down(self) -> None:
+        if not self.processes:
+            return  # nothing started (another cluster's files are left as they are)
         order = ["nginx", *(n for n in self.processes if n.startswith("replica-")), "redis"]
         for name in order:
             process = self.processes.get(name)
@@ -219,6 +234,16 @@ class Cluster:
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def redis_answers(port: int) -> bool:
