@@ -21,6 +21,9 @@ COPY --chown=app:app . .
 # WORKDIR creates /app as root; the app user builds its virtualenv inside it.
 RUN chown app:app /app
 USER app
+# The app's cache folder (SmolLM2's converted weights), owned by app: a volume mounted there
+# (deploy/compose.yaml) takes its owner from it.
+RUN mkdir -p /home/app/.cache/attention-visualizer
 
 # The CPU build of torch from PyTorch's own index: PyPI's default build pulls several GB of CUDA.
 # Then the same install step `make run` performs (it finds torch already there).

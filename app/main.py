@@ -1,6 +1,8 @@
 """Builds the ASGI app: `uvicorn app.main:app`."""
 
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +15,7 @@ from app.api.batching import Batcher
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
-from app.api.middleware import HeadAsGet, RequestGuard, SecurityHeaders
+from app.api.middleware import HeadAsGet, ReplicaHeader, RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
@@ -30,6 +32,7 @@ from app.api.routes import (
     pages,
     report,
 )
+from app.api.shared_cache import SharedRunCache
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from app.zoo.registry import load_registry
@@ -59,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = await gate.run(lambda: load_registry(settings))
         yield
         gate.close()
+        if app.state.shared_cache is not None:
+            app.state.shared_cache.close()
 
     app = FastAPI(
         title="Attention Visualizer",
@@ -72,6 +77,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
+    app.state.shared_cache = (
+        SharedRunCache(
+            settings.redis_url,
+            ttl_s=settings.redis_ttl_s,
+            max_entry_bytes=settings.redis_max_entry_bytes,
+            timeout_s=settings.redis_timeout_s,
+        )
+        if settings.redis_url
+        else None
+    )
     app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
     app.state.batcher = Batcher(app.state.gate, settings.max_batch)
     app.state.renderer = Renderer(
@@ -92,6 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet)
     # Last added runs first: a request for another host is refused before anything else.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    # Outermost: even a refused host's 400 says which replica refused it.
+    app.add_middleware(
+        ReplicaHeader, name=settings.replica_name or f"{socket.gethostname()}:{os.getpid()}"
+    )
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(heads.router)

@@ -135,6 +135,38 @@ class Settings(BaseSettings):
         description="Memory for cached model runs, keyed by content; 0 turns the cache off.",
     )
 
+    # Several replicas behind a proxy (deploy/, README "Run several replicas").
+    replica_name: str | None = Field(
+        default=None,
+        description=(
+            "This replica's name, sent in every response's X-Replica header; unset: the host "
+            "name and process id, e.g. web-1:4242."
+        ),
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "A Redis shared by the replicas as the run cache's second tier, e.g. "
+            "redis://127.0.0.1:6379/0; unset: each process caches only for itself."
+        ),
+    )
+    redis_ttl_s: int = Field(
+        default=24 * 3600, ge=1, description="How long a run stays in the shared cache."
+    )
+    redis_max_entry_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Largest run written to the shared cache, encoded (a 256-token MiniLM run is 19 "
+            "MB); larger runs stay in the local tier only."
+        ),
+    )
+    redis_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait for Redis; beyond it the request computes the run itself.",
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -8,6 +8,7 @@ from app.api.batching import Batcher
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
+from app.api.shared_cache import SharedRunCache
 from app.attention.cache import RunCache
 from app.settings import Settings
 from app.zoo.registry import Registry
@@ -27,6 +28,11 @@ async def get_registry(request: Request) -> Registry:
 async def get_cache(request: Request) -> RunCache:
     cache: RunCache = request.app.state.cache
     return cache
+
+
+async def get_shared_cache(request: Request) -> SharedRunCache | None:
+    shared: SharedRunCache | None = request.app.state.shared_cache
+    return shared
 
 
 async def get_gate(request: Request) -> InferenceGate:
@@ -52,6 +58,7 @@ async def get_head_roles(request: Request) -> HeadRoleStore:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 CacheDep = Annotated[RunCache, Depends(get_cache)]
+SharedCacheDep = Annotated[SharedRunCache | None, Depends(get_shared_cache)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
 HeadRolesDep = Annotated[HeadRoleStore, Depends(get_head_roles)]
 RendererDep = Annotated[Renderer, Depends(get_renderer)]

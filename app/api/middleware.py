@@ -1,4 +1,5 @@
-"""ASGI middleware: refuse oversized request bodies early; add security headers.
+"""ASGI middleware: refuse oversized request bodies early; add security headers; name the
+replica that answered.
 
 Plain ASGI rather than BaseHTTPMiddleware: these run on every request, and the plain form
 adds no task or stream copy per request.
@@ -138,3 +139,24 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+class ReplicaHeader:
+    """Every response says which replica answered (X-Replica): behind a proxy, that is how a
+    client, a test or a log tells the replicas apart."""
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.header = (b"x-replica", name.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_name(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, with_name)

@@ -7,6 +7,10 @@ found. Concurrent first requests share one computation: the first starts a task,
 await it, and a request that gives up does not cancel it. A file that cannot be read or does
 not hold this fingerprint's roles is computed again and replaced; a file that cannot be
 written is logged, and the roles are still served from memory.
+
+Behind a proxy, each replica keeps its own: whichever is asked computes them (or finds them in
+its cache_dir, which replicas on one machine share) and gets the same roles, a function of the
+weights and the probes. Nothing about them lives in one process only.
 """
 
 import asyncio

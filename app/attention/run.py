@@ -207,6 +207,25 @@ class AttentionRun:
     def sorted_names(self) -> list[BlockName]:
         return sorted(self.blocks, key=lambda name: name.sort_key)
 
+    def materialized(self) -> "AttentionRun":
+        """This run with every block's weights held, not computed when read: itself unless it
+        is a computed run, whose blocks are then all computed (torch work: on the gate)."""
+        if not isinstance(self.blocks, ComputedBlocks):
+            return self
+        return AttentionRun(
+            {name: self.block(name) for name in self.sorted_names()},
+            source=self.source,
+            target=self.target,
+            target_input=self.target_input,
+            value_norms=self.value_norms,
+            output_text=self.output_text,
+        )
+
+    @property
+    def weights_bytes(self) -> int:
+        """The bytes of every block's weights once held (of a computed run too)."""
+        return sum(4 * int(np.prod(self.shape(name))) for name in self.blocks)
+
     @property
     def size_bytes(self) -> int:
         norms = sum(a.nbytes for a in (self.value_norms or {}).values())

@@ -50,6 +50,16 @@ def files_under(folder: Path) -> tuple[Path, ...]:
     return tuple(sorted(path for path in folder.rglob("*") if path.is_file()))
 
 
+def file_stamp(path: Path) -> tuple[str, int, int] | tuple[str, None, None]:
+    """(path, size, modification time); a file gone since loading stamps (path, None, None):
+    the model in memory still runs, and what is keyed on it is keyed apart from the file's."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return str(path), None, None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 def resolve_query(tokens: list[str], query: int | str) -> int:
     """The position of the query token: an index, or the first token that reads `query`."""
     if isinstance(query, int):

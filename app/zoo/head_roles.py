@@ -11,7 +11,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from app.attention.errors import InputError
 from app.attention.names import BlockName
 from app.attention.roles import Role
 from app.attention.run import AttentionRun, Token
-from app.zoo.base import ModelAdapter
+from app.zoo.base import ModelAdapter, file_stamp
 from app.zoo.probes import Probe
 
 log = logging.getLogger(__name__)
@@ -128,16 +127,6 @@ def score_heads(adapter: ModelAdapter, probes: list[Probe], variant: str | None)
     return result
 
 
-def _file_stamp(path: Path) -> tuple[str, int, int] | tuple[str, None, None]:
-    """(path, size, modification time); a file gone since loading stamps (path, None, None):
-    the model in memory still runs, and its roles are keyed apart from the file's."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return str(path), None, None
-    return str(path), stat.st_size, stat.st_mtime_ns
-
-
 def fingerprint(adapter: ModelAdapter, probes: list[Probe], variant: str | None) -> str:
     """Changes when the probes, the scoring (ROLES_VERSION and the rules), the model's shape
     and source, the variant or the weight files (name, size, modification time) change."""
@@ -148,7 +137,7 @@ def fingerprint(adapter: ModelAdapter, probes: list[Probe], variant: str | None)
         "probes": [asdict(probe) for probe in probes],
         "model": [info.id, info.family, info.layers, info.heads, info.kv_heads, info.source],
         "variant": variant,
-        "files": [_file_stamp(path) for path in adapter.weight_files],
+        "files": [file_stamp(path) for path in adapter.weight_files],
     }
     encoded = json.dumps(described, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(encoded).hexdigest()[:16]

@@ -6,7 +6,7 @@ from typing import Literal
 import anyio.to_thread
 from fastapi import APIRouter
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
+from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep, SharedCacheDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.routes.attention import checked_run, request_options
 from app.api.schemas import AlignOut, AlignRequest, AlignScoresOut, RunFields
@@ -103,6 +103,7 @@ async def align_route(
     registry: RegistryDep,
     settings: SettingsDep,
     cache: CacheDep,
+    shared: SharedCacheDep,
     gate: GateDep,
 ) -> AlignOut:
     """Links each target token (or word) to source tokens by reading one cross-attention
@@ -123,7 +124,7 @@ async def align_route(
         granularity=request.granularity,
     )
     options = request_options(fields)
-    run, _ = await checked_run(fields, options, adapter, registry, settings, cache, gate)
+    run, _ = await checked_run(fields, options, adapter, registry, settings, cache, shared, gate)
 
     def compute() -> AlignOut:
         alignment = align(run, setting, request.granularity)

@@ -2,6 +2,7 @@ import unicodedata
 from collections.abc import Callable, Hashable
 from typing import Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Response
 
 from app.api.batching import Batcher
@@ -12,11 +13,13 @@ from app.api.deps import (
     RegistryDep,
     RendererDep,
     SettingsDep,
+    SharedCacheDep,
 )
 from app.api.errors import ERROR_RESPONSES
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer
 from app.api.schemas import AttentionOut, AttentionRequest, RunFields
+from app.api.shared_cache import SharedRunCache
 from app.attention.analysis import Options, response_weights
 from app.attention.cache import RunCache
 from app.attention.errors import InputError
@@ -157,6 +160,18 @@ def checked_key(
     return key, budget
 
 
+# Where a run came from: the local cache, the shared one (Redis), or a forward pass here.
+CacheStatus = Literal["local", "shared", "miss"]
+
+
+def cache_headers(status: CacheStatus) -> dict[str, str]:
+    """X-Cache says whether the run was cached (no forward pass for this request); on a hit,
+    X-Cache-Tier says which tier had it."""
+    if status == "miss":
+        return {"X-Cache": "miss"}
+    return {"X-Cache": "hit", "X-Cache-Tier": status}
+
+
 async def checked_run(
     request: RunFields,
     options: Options,
@@ -164,21 +179,24 @@ async def checked_run(
     registry: Registry,
     settings: Settings,
     cache: RunCache,
+    shared: SharedRunCache | None,
     gate: InferenceGate,
     batcher: Batcher | None = None,
-) -> tuple[AttentionRun, Literal["hit", "miss"]]:
-    """The checks every attention request passes, then its run: from the cache, or computed
-    on the inference gate (batched with other texts for the same encoder when a batcher is
-    given). Returns the run and whether the cache had it."""
+) -> tuple[AttentionRun, CacheStatus]:
+    """The checks every attention request passes, then its run: from the local cache, the
+    shared one, or computed on the inference gate (batched with other texts for the same
+    encoder when a batcher is given) and then kept in both. Returns the run and where it
+    came from."""
     key, budget = checked_key(request, options, adapter, registry, settings)
 
     run = cache.get(key)
     if run is not None:
-        return run, "hit"
-    if batcher is not None and adapter.batchable and request.target is None and not request.variant:
-        fresh_run = await batcher.run(adapter, request.text)
-        cache.put(key, fresh_run)
-        return fresh_run, "miss"
+        return run, "local"
+    if shared is not None:
+        run = await anyio.to_thread.run_sync(shared.get, adapter, key)
+        if run is not None:
+            cache.put(key, run)
+            return run, "shared"
 
     def compute() -> AttentionRun:
         twin = cache.get(key)  # an identical request may have filled it while we queued
@@ -190,7 +208,17 @@ async def checked_run(
         cache.put(key, fresh)
         return fresh
 
-    return await gate.run(compute), "miss"
+    if batcher is not None and adapter.batchable and request.target is None and not request.variant:
+        run = await batcher.run(adapter, request.text)
+        cache.put(key, run)
+    else:
+        run = await gate.run(compute)
+    if shared is not None and shared.fits(run):
+        # Written before the answer, so that the next request for this text, on any replica,
+        # finds it; off the gate, but for computing a computed run's blocks (torch work).
+        held = await gate.run(run.materialized) if run.computed else run
+        await anyio.to_thread.run_sync(shared.put, adapter, key, held)
+    return run, "miss"
 
 
 def check_response_weights(weights: int, settings: Settings) -> None:
@@ -239,6 +267,7 @@ async def attention(
     registry: RegistryDep,
     settings: SettingsDep,
     cache: CacheDep,
+    shared: SharedCacheDep,
     gate: GateDep,
     renderer: RendererDep,
     batcher: BatcherDep,
@@ -249,9 +278,9 @@ async def attention(
     stored_key = response_key(request, run_key)
     stored = renderer.cache.get(stored_key)
     if stored is not None:
-        return Response(stored, media_type="application/json", headers={"X-Cache": "hit"})
+        return Response(stored, media_type="application/json", headers=cache_headers("local"))
     run, cache_status = await checked_run(
-        request, options, adapter, registry, settings, cache, gate, batcher
+        request, options, adapter, registry, settings, cache, shared, gate, batcher
     )
     weights = response_weights(run, options, request.layers, request.heads, request.max_size)
     check_response_weights(weights, settings)
@@ -274,4 +303,4 @@ async def attention(
     if not run.computed:  # a computed run is long: its responses are not worth keeping
         key_bytes = len(request.text) * 4 + len(request.target or "") * 4
         renderer.cache.put(stored_key, body, key_bytes)
-    return Response(body, media_type="application/json", headers={"X-Cache": cache_status})
+    return Response(body, media_type="application/json", headers=cache_headers(cache_status))

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep
+from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep, SharedCacheDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.routes.attention import checked_run, rendered, request_options
+from app.api.routes.attention import cache_headers, checked_run, rendered, request_options
 from app.api.schemas import ReportQuery
 from app.attention.analysis import largest_max_size, response_weights
 from app.attention.errors import InputError
@@ -65,6 +65,7 @@ async def report(
     registry: RegistryDep,
     settings: SettingsDep,
     cache: CacheDep,
+    shared: SharedCacheDep,
     gate: GateDep,
     renderer: RendererDep,
 ) -> Response:
@@ -75,7 +76,9 @@ async def report(
     says so."""
     adapter = registry.get(query.model)
     options = request_options(query)
-    run, cache_status = await checked_run(query, options, adapter, registry, settings, cache, gate)
+    run, cache_status = await checked_run(
+        query, options, adapter, registry, settings, cache, shared, gate
+    )
     bound = min(settings.report_max_weights, settings.max_response_weights)
     full_weights = response_weights(run, options, query.layers, query.heads, None)
     pooling = None
@@ -119,5 +122,5 @@ async def report(
     return Response(
         body,
         media_type="text/html; charset=utf-8",
-        headers={"Content-Disposition": disposition, "X-Cache": cache_status},
+        headers={"Content-Disposition": disposition, **cache_headers(cache_status)},
     )
