@@ -20,11 +20,14 @@ class RunCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> AttentionRun | None:
+    def get(self, key: Hashable, *, count_miss: bool = True) -> AttentionRun | None:
+        """The run under `key`, or None. `count_miss=False` for a first look whose miss is
+        counted later, by the look that decides to compute: each request counts once."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.misses += 1
+                if count_miss:
+                    self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1

@@ -144,7 +144,8 @@ async def checked_run(
     generates = request.target is None and adapter.info.family != "encoder"
     key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
 
-    run = cache.get(key)
+    # A miss is counted once, below, when it costs a forward pass.
+    run = cache.get(key, count_miss=False)
     if run is not None:
         return run, "hit"
 
@@ -152,8 +153,11 @@ async def checked_run(
         twin = cache.get(key)  # an identical request may have filled it while we queued
         if twin is not None:
             return twin
-        fresh = adapter.run(
-            request.text, request.target, max_new_tokens=budget, variant=request.variant
+        fresh = gate.timed_run(
+            adapter.info.id,
+            lambda: adapter.run(
+                request.text, request.target, max_new_tokens=budget, variant=request.variant
+            ),
         )
         cache.put(key, fresh)
         return fresh
