@@ -11,8 +11,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
+from app.api.metrics import Metrics, install_metrics
 from app.api.middleware import HeadAsGet, RequestGuard, SecurityHeaders
 from app.api.openapi import install_openapi
+from app.api.rate_limit import ClientRateLimiter, RateLimit
 from app.api.role_store import HeadRoleStore
 from app.api.routes import (
     align,
@@ -65,13 +67,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         dependencies=[Depends(require_json_body)],
     )
+    # One registry per app: figures belong to this app, never to another in the process.
+    metrics = Metrics() if settings.metrics else None
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
-    app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
+    app.state.gate = InferenceGate(
+        settings.inference_concurrency, settings.queue_timeout_s, observer=metrics
+    )
     app.state.head_roles = HeadRoleStore(settings.cache_dir)
     install_openapi(app, settings)
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    # Before the body is read, so a refused request costs no parsing.
+    app.add_middleware(RateLimit, limiter=rate_limiter(settings))
+    if metrics is not None:
+        # Outside the limit and the guard, so their refusals are counted too.
+        metrics.watch(app.state.gate, app.state.cache)
+        install_metrics(app, metrics)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     # Last added runs first: a request for another host is refused before anything else.
@@ -90,6 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.DOCS_ASSETS_URL, docs.docs_assets(), name="docs-assets")
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
+
+
+def rate_limiter(settings: Settings) -> ClientRateLimiter | None:
+    if not settings.rate_limit:
+        return None
+    return ClientRateLimiter(
+        settings.rate_limit, settings.rate_limit_storage, settings.trusted_proxies
+    )
 
 
 app = create_app()

@@ -1,0 +1,200 @@
+"""GET /metrics: the Prometheus text format, one registry per app, and figures that move as
+requests come: a cache hit adds a hit, a 422 a rejection, a run its model's run time."""
+
+from collections.abc import Iterator
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.api.metrics import Metrics, RequestOutcomes
+from app.api.middleware import Message, Receive, Scope, Send
+from app.main import create_app
+from app.settings import Settings
+
+MODEL = "tiny-bert"
+
+# Every metric the README documents (names as exposed, with their suffixes).
+DOCUMENTED = {
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "attn_inference_queue_waiting",
+    "attn_inference_running",
+    "attn_inference_slots",
+    "attn_inference_queue_wait_seconds_bucket",
+    "attn_model_run_seconds_bucket",
+    "attn_run_cache_hits_total",
+    "attn_run_cache_misses_total",
+    "attn_run_cache_entries",
+    "attn_run_cache_bytes",
+    "attn_run_cache_max_bytes",
+    "attn_requests_rejected_total",
+    "attn_requests_abandoned_total",
+}
+
+
+def scrape(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_settings(settings: Settings) -> Settings:
+    # Only the tiny models: starting an app stays quick.
+    return settings.model_copy(update={"enabled_models": []})
+
+
+@pytest.fixture
+def metered(tiny_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(tiny_settings)) as client:
+        yield client
+
+
+def test_metrics_expose_every_documented_name_after_a_few_requests(metered: TestClient) -> None:
+    metered.post("/api/v1/attention", json={"model": MODEL, "text": "hello there"})
+    metered.post("/api/v1/attention", json={"model": MODEL, "text": "hello", "layers": [99]})
+    names = {name for name, _ in scrape(metered)}
+    assert names >= DOCUMENTED
+
+
+def test_a_miss_then_a_hit_move_the_cache_run_and_request_figures(metered: TestClient) -> None:
+    before = scrape(metered)
+    body = {"model": MODEL, "text": "the cat sat on the mat"}
+    assert metered.post("/api/v1/attention", json=body).headers["x-cache"] == "miss"
+    assert metered.post("/api/v1/attention", json=body).headers["x-cache"] == "hit"
+    after = scrape(metered)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("attn_run_cache_misses_total") == 1
+    assert grew("attn_run_cache_hits_total") == 1
+    assert value(after, "attn_run_cache_entries") == 1
+    assert value(after, "attn_run_cache_bytes") > 0
+    assert grew("attn_model_run_seconds_count", model=MODEL) == 1  # the hit ran nothing
+    assert grew("attn_inference_queue_wait_seconds_count") >= 1
+    assert value(after, "attn_inference_queue_waiting") == 0
+    assert value(after, "attn_inference_running") == 0
+    route = {"handler": "/api/v1/attention", "method": "POST"}
+    assert grew("http_requests_total", **route, status="200") == 2
+    assert grew("http_request_duration_seconds_count", **route) == 2
+
+
+def test_refusals_are_counted_by_reason(metered: TestClient) -> None:
+    before = scrape(metered)
+    bad_layer = {"model": MODEL, "text": "hello", "layers": [99]}
+    assert metered.post("/api/v1/attention", json=bad_layer).status_code == 422
+    assert metered.post("/api/v1/attention", json={"model": MODEL}).status_code == 422
+    huge = {"model": MODEL, "text": "a" * 300_000}
+    assert metered.post("/api/v1/attention", json=huge).status_code == 413
+    after = scrape(metered)
+
+    def grew(reason: str) -> float:
+        name = "attn_requests_rejected_total"
+        return value(after, name, reason=reason) - value(before, name, reason=reason)
+
+    assert (grew("invalid"), grew("body_too_large"), grew("rate_limited"), grew("busy")) == (
+        2,
+        1,
+        0,
+        0,
+    )
+
+
+def test_labels_are_route_templates_and_cannot_be_made_up(metered: TestClient) -> None:
+    metered.get(f"/api/v1/models/{MODEL}/heads?variant=nope")
+    metered.get("/no/such/page/12345")
+    metered.request("BREW", "/")
+    metered.get("/metrics")
+    samples = scrape(metered)
+    handlers = {dict(labels).get("handler") for name, labels in samples if name.startswith("http_")}
+    methods = {dict(labels).get("method") for name, labels in samples if name.startswith("http_")}
+    assert "/api/v1/models/{model_id}/heads" in handlers
+    assert "none" in handlers  # the unknown path, grouped
+    assert not any(h and ("12345" in h or "metrics" in h) for h in handlers)
+    assert "other" in methods and "BREW" not in methods
+
+
+def test_each_app_has_its_own_registry(tiny_settings: Settings) -> None:
+    with TestClient(create_app(tiny_settings)) as first:
+        first.get("/healthz")
+        first.get("/healthz")
+        with TestClient(create_app(tiny_settings)) as second:
+            second.get("/healthz")
+            health = {"handler": "/healthz", "method": "GET", "status": "200"}
+            assert value(scrape(first), "http_requests_total", **health) == 2
+            assert value(scrape(second), "http_requests_total", **health) == 1
+
+
+def test_metrics_can_be_turned_off(tiny_settings: Settings) -> None:
+    with TestClient(create_app(tiny_settings.model_copy(update={"metrics": False}))) as client:
+        assert client.get("/metrics").status_code == 404
+
+
+# RequestOutcomes on its own, with hand-made ASGI apps: the outcomes a TestClient cannot
+# produce (a busy queue, a client that leaves mid-request).
+
+
+def _outcome(app_status: int, messages: list[Message], read_body: bool = True) -> Metrics:
+    metrics = Metrics()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if read_body:
+            await receive()
+        await send({"type": "http.response.start", "status": app_status, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"2")]}
+    anyio.run(RequestOutcomes(app, metrics), scope, receive, send)
+    return metrics
+
+
+BODY = {"type": "http.request", "body": b"{}", "more_body": False}
+GONE = {"type": "http.disconnect"}
+
+
+def _count(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_a_503_counts_as_busy_and_a_200_as_nothing() -> None:
+    busy = _outcome(503, [BODY])
+    assert _count(busy, "attn_requests_rejected_total", reason="busy") == 1
+    fine = _outcome(200, [BODY])
+    assert (
+        sum(_count(fine, "attn_requests_rejected_total", reason=r) for r in ("busy", "invalid"))
+        == 0
+    )
+    assert _count(fine, "attn_requests_abandoned_total") == 0
+
+
+def test_a_client_gone_before_the_response_counts_as_abandoned() -> None:
+    assert _count(_outcome(200, [BODY, GONE]), "attn_requests_abandoned_total") == 1
+
+
+def test_an_unread_body_is_not_taken_for_news_of_the_client() -> None:
+    # A 415 sent before reading the body: the next message is the body, not a disconnect.
+    metrics = _outcome(415, [BODY, GONE], read_body=False)
+    assert _count(metrics, "attn_requests_abandoned_total") == 0
