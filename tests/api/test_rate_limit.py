@@ -4,11 +4,13 @@ from a trusted proxy."""
 
 from collections.abc import Iterator
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
+from limits.errors import StorageError
 from pydantic import ValidationError
 
-from app.api.rate_limit import client_address, client_key, is_limited
+from app.api.rate_limit import ClientRateLimiter, client_address, client_key, is_limited
 from app.main import create_app
 from app.settings import Settings
 
@@ -146,3 +148,25 @@ def test_an_ipv6_client_is_keyed_by_its_64() -> None:
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9")
     assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
     assert client_key("203.0.113.7") == "203.0.113.7"
+
+
+def _limiter_scope() -> dict:
+    return {"type": "http", "client": ("192.0.2.1", 1), "headers": []}
+
+
+def test_a_network_store_is_asked_off_the_event_loop_with_the_same_answers() -> None:
+    limiter = ClientRateLimiter("2/minute", "memory://", [])
+    limiter.local = False  # as for Redis: each question on a worker thread
+    answers = [anyio.run(limiter.refusal, _limiter_scope()) for _ in range(3)]
+    assert answers[:2] == [None, None]
+    assert answers[2] is not None and answers[2].status_code == 429
+
+
+def test_a_failing_store_lets_requests_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    limiter = ClientRateLimiter("1/minute", "memory://", [])
+
+    def broken(*_: object) -> bool:
+        raise StorageError(ConnectionError("the store is down"))
+
+    monkeypatch.setattr(limiter.limiter, "hit", broken)
+    assert [anyio.run(limiter.refusal, _limiter_scope()) for _ in range(3)] == [None] * 3
