@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.metrics import Info
 
+from app.api.computing import computes
 from app.api.inference import InferenceGate
 from app.api.middleware import ASGIApp, Message, Receive, Scope, Send
 from app.attention.cache import RunCache
@@ -155,29 +156,20 @@ class StateCollector(Collector):
         )
 
 
-async def _already_gone(receive: Receive) -> bool:
-    """Whether the client has disconnected, without waiting. Once the body is read, the next
-    message is http.disconnect, ready at once if the client left; a request without a body
-    may first hand over its one empty body message. The zero timeout cancels the wait when
-    nothing is ready (the server keeps the message for whoever asks next)."""
-    with anyio.move_on_after(0):
-        while True:
-            message = await receive()
-            if message["type"] != "http.request" or message.get("more_body", False):
-                return message["type"] == "http.disconnect"
-    return False
-
-
 def _has_body(scope: Scope) -> bool:
     headers = dict(scope["headers"])
     return headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
 
 
 class RequestOutcomes:
-    """Counts refused requests by their status, and abandoned ones: a client that disconnected
-    before its response's last byte. Noticed when the app itself hears the disconnect (a
-    generation listens for it all along), when sending fails, or, for any other request, by
-    a look just before the response starts."""
+    """Counts refused requests by their status, and abandoned ones: on the computing routes
+    (app/api/computing.py), a client that disconnected before its response's last byte.
+
+    A server notices a client gone only while someone waits on receive() (uvicorn reads the
+    socket only then), and a route that returns one JSON body never does. So once a computing
+    request's body is in, a watcher waits on receive() for the rest of the request, and the
+    app's own later calls (a generation listening for its client) are answered from what the
+    watcher hears: one reader of the server's messages, as ASGI expects."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -188,41 +180,68 @@ class RequestOutcomes:
             await self.app(scope, receive, send)
             return
         status = 0
-        body_read = complete = gone = False
+        complete = gone = False
+        heard = anyio.Event()  # the server said http.disconnect (also after the response)
+        kept: list[Message] = []  # a bodyless request's one body message, read by us first
+        watching = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass  # an empty body message some servers send again: nothing to keep
+            gone = not complete
+            heard.set()
 
         async def watched_receive() -> Message:
-            nonlocal body_read, gone
+            nonlocal watching, gone
+            if kept:
+                return kept.pop()
+            if watching:
+                await heard.wait()
+                return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] == "http.request" and not message.get("more_body", False):
-                body_read = True
-            elif message["type"] == "http.disconnect" and not complete:
-                gone = True
+            if message["type"] == "http.disconnect":  # gone while sending its body
+                gone = not complete
+                heard.set()
+            elif not message.get("more_body", False):
+                watching = True
+                group.start_soon(watch)
             return message
 
         async def watched_send(message: Message) -> None:
-            nonlocal status, complete, gone
+            nonlocal status, complete
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                # Not while body is unread: the app refused it before reading (a 413 or 415).
-                ready = body_read or not _has_body(scope)
-                if ready and not gone and await _already_gone(receive):
-                    gone = True
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 complete = True
-            try:
-                await send(message)
-            except OSError:  # how a server on ASGI spec 2.4 reports a client gone
-                gone = True
-                raise
+            await send(message)
 
-        try:
-            await self.app(scope, watched_receive, watched_send)
-        finally:
-            reason = REJECTED_REASONS.get(status)
-            if reason is not None:
-                self.metrics.rejected.labels(reason).inc()
-            if gone:
-                self.metrics.abandoned.inc()
+        if not computes(scope):  # a page or a file: only its status counts, no watcher
+            try:
+                await self.app(scope, receive, watched_send)
+            finally:
+                self._count(status, gone=False)
+            return
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            if not _has_body(scope):
+                # Nothing to wait for: take the empty body now and start watching.
+                kept.append(await watched_receive())
+            try:
+                await self.app(scope, watched_receive, watched_send)
+            except Exception as error:  # kept out of the task group's ExceptionGroup
+                failure = error
+            group.cancel_scope.cancel()
+        self._count(status, gone)
+        if failure is not None:
+            raise failure
+
+    def _count(self, status: int, gone: bool) -> None:
+        reason = REJECTED_REASONS.get(status)
+        if reason is not None:
+            self.metrics.rejected.labels(reason).inc()
+        if gone:
+            self.metrics.abandoned.inc()
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:

@@ -2,11 +2,14 @@
 requests come: a cache hit adds a hit, a 422 a rejection, a run its model's run time."""
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,6 +17,7 @@ from app.api.metrics import Metrics, RequestOutcomes
 from app.api.middleware import Message, Receive, Scope, Send
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import serving
 
 MODEL = "tiny-bert"
 
@@ -151,6 +155,7 @@ def _outcome(app_status: int, messages: list[Message], read_body: bool = True) -
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if read_body:
             await receive()
+            await anyio.sleep(0.05)  # the work, during which the client may leave
         await send({"type": "http.response.start", "status": app_status, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
@@ -165,7 +170,12 @@ def _outcome(app_status: int, messages: list[Message], read_body: bool = True) -
     async def send(message: Message) -> None:
         pass
 
-    scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"2")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/attention",
+        "headers": [(b"content-length", b"2")],
+    }
     anyio.run(RequestOutcomes(app, metrics), scope, receive, send)
     return metrics
 
@@ -197,3 +207,23 @@ def test_an_unread_body_is_not_taken_for_news_of_the_client() -> None:
     # A 415 sent before reading the body: the next message is the body, not a disconnect.
     metrics = _outcome(415, [BODY, GONE], read_body=False)
     assert _count(metrics, "attn_requests_abandoned_total") == 0
+
+
+def test_a_client_that_leaves_a_queued_request_counts_as_abandoned_under_uvicorn(
+    tiny_settings: Settings,
+) -> None:
+    app = create_app(tiny_settings)
+
+    async def slow(request: Request) -> dict[str, bool]:
+        await request.json()  # as every computing route reads its body
+        # Holds the inference gate for a second, as a long run would.
+        await request.app.state.gate.run(lambda: time.sleep(1.0))
+        return {"done": True}
+
+    app.add_api_route("/api/v1/slow", slow, methods=["POST"])
+    with serving(app) as url:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{url}/api/v1/slow", json={}, timeout=0.3)
+        assert httpx.post(f"{url}/api/v1/slow", json={}, timeout=10).status_code == 200
+        text = httpx.get(f"{url}/metrics").text
+    assert "attn_requests_abandoned_total 1.0" in text

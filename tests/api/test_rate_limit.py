@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from limits.errors import StorageError
 from pydantic import ValidationError
 
-from app.api.rate_limit import ClientRateLimiter, client_address, client_key, is_limited
+from app.api.computing import computes
+from app.api.rate_limit import ClientRateLimiter, client_address, client_key
 from app.main import create_app
 from app.settings import Settings
 
@@ -115,13 +116,17 @@ def test_the_429_is_counted_in_the_metrics(app_clients: tuple[TestClient, TestCl
 
 
 def test_which_requests_are_limited() -> None:
-    assert is_limited("POST", "/api/v1/align")
-    assert is_limited("POST", "/api/v1/kernel-regression")
-    assert is_limited("GET", "/api/v1/report")
-    assert is_limited("GET", "/api/v1/models/minilm/heads")
-    assert not is_limited("GET", "/api/v1/models")
-    assert not is_limited("POST", "/metrics")
-    assert not is_limited("GET", "/lessons/scoring")
+    def limited(method: str, path: str, root_path: str = "") -> bool:
+        return computes({"method": method, "path": path, "root_path": root_path})
+
+    assert limited("POST", "/api/v1/align")
+    assert limited("POST", "/api/v1/kernel-regression")
+    assert limited("GET", "/api/v1/report")
+    assert limited("GET", "/api/v1/models/minilm/heads")
+    assert limited("POST", "/attention-visualizer/api/v1/attention", "/attention-visualizer")
+    assert not limited("GET", "/api/v1/models")
+    assert not limited("POST", "/metrics")
+    assert not limited("GET", "/lessons/scoring")
 
 
 def _scope(peer: str, forwarded: list[str]) -> dict:
