@@ -10,12 +10,11 @@ grouped as `none` and an unusual method as `other`, so no client can add label v
 The project's own figures: the inference gate (queue and runs are counted by the gate and read
 at scrape time, waits and run times are observed as they happen), the run cache (read from the
 RunCache at scrape time, so nothing is counted twice), and requests refused or abandoned
-(RequestOutcomes, below).
+(app/api/outcomes.py tells what became of each request).
 """
 
 from collections.abc import Iterable
 
-import anyio
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,9 +22,8 @@ from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.metrics import Info
 
-from app.api.computing import computes
 from app.api.inference import InferenceGate
-from app.api.middleware import ASGIApp, Message, Receive, Scope, Send
+from app.api.outcomes import RequestOutcomes
 from app.attention.cache import RunCache
 
 METRICS_PATH = "/metrics"
@@ -36,8 +34,9 @@ REJECTED_REASONS = {413: "body_too_large", 422: "invalid", 429: "rate_limited", 
 # Methods a route can answer; anything else is labelled "other".
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-# Seconds. A cached request takes about a millisecond, a 512-token run a fraction of a second,
-# SmolLM2 at 2048 tokens or a long queue tens of seconds (the queue gives up at 60 s by default).
+# Seconds. A cached request takes about a millisecond, a 512-token MiniLM run a fraction of a
+# second (README, Benchmark); a long generation or queue takes longer (the queue gives up at
+# 60 s by default).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 RUN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -99,6 +98,14 @@ class Metrics:
     def model_ran(self, model: str, seconds: float) -> None:
         self.model_run.labels(model).observe(seconds)
 
+    def request_done(self, status: int, abandoned: bool) -> None:
+        """RequestOutcomes' callback, once per request."""
+        reason = REJECTED_REASONS.get(status)
+        if reason is not None:
+            self.rejected.labels(reason).inc()
+        if abandoned:
+            self.abandoned.inc()
+
     def record_request(self, info: Info) -> None:
         """The instrumentator's callback, once per request except /metrics."""
         method = info.method if info.method in KNOWN_METHODS else "other"
@@ -156,97 +163,9 @@ class StateCollector(Collector):
         )
 
 
-def _has_body(scope: Scope) -> bool:
-    headers = dict(scope["headers"])
-    return headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
-
-
-class RequestOutcomes:
-    """Counts refused requests by their status, and abandoned ones: on the computing routes
-    (app/api/computing.py), a client that disconnected before its response's last byte.
-
-    A server notices a client gone only while someone waits on receive() (uvicorn reads the
-    socket only then), and a route that returns one JSON body never does. So once a computing
-    request's body is in, a watcher waits on receive() for the rest of the request, and the
-    app's own later calls (a generation listening for its client) are answered from what the
-    watcher hears: one reader of the server's messages, as ASGI expects."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 0
-        complete = gone = False
-        heard = anyio.Event()  # the server said http.disconnect (also after the response)
-        kept: list[Message] = []  # a bodyless request's one body message, read by us first
-        watching = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass  # an empty body message some servers send again: nothing to keep
-            gone = not complete
-            heard.set()
-
-        async def watched_receive() -> Message:
-            nonlocal watching, gone
-            if kept:
-                return kept.pop()
-            if watching:
-                await heard.wait()
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.disconnect":  # gone while sending its body
-                gone = not complete
-                heard.set()
-            elif not message.get("more_body", False):
-                watching = True
-                group.start_soon(watch)
-            return message
-
-        async def watched_send(message: Message) -> None:
-            nonlocal status, complete
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                complete = True
-            await send(message)
-
-        if not computes(scope):  # a page or a file: only its status counts, no watcher
-            try:
-                await self.app(scope, receive, watched_send)
-            finally:
-                self._count(status, gone=False)
-            return
-        failure: Exception | None = None
-        async with anyio.create_task_group() as group:
-            if not _has_body(scope):
-                # Nothing to wait for: take the empty body now and start watching.
-                kept.append(await watched_receive())
-            try:
-                await self.app(scope, watched_receive, watched_send)
-            except Exception as error:  # kept out of the task group's ExceptionGroup
-                failure = error
-            group.cancel_scope.cancel()
-        self._count(status, gone)
-        if failure is not None:
-            raise failure
-
-    def _count(self, status: int, gone: bool) -> None:
-        reason = REJECTED_REASONS.get(status)
-        if reason is not None:
-            self.metrics.rejected.labels(reason).inc()
-        if gone:
-            self.metrics.abandoned.inc()
-
-
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
     """The middleware that records requests, and the GET /metrics route."""
-    app.add_middleware(RequestOutcomes, metrics=metrics)
+    app.add_middleware(RequestOutcomes, on_done=metrics.request_done)
     instrumentator = Instrumentator(
         should_group_status_codes=False,  # a 422 and a 429 tell different stories
         should_ignore_untemplated=False,

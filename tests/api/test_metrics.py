@@ -13,8 +13,9 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.api.metrics import Metrics, RequestOutcomes
+from app.api.metrics import Metrics
 from app.api.middleware import Message, Receive, Scope, Send
+from app.api.outcomes import RequestOutcomes
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import serving
@@ -176,7 +177,7 @@ def _outcome(app_status: int, messages: list[Message], read_body: bool = True) -
         "path": "/api/v1/attention",
         "headers": [(b"content-length", b"2")],
     }
-    anyio.run(RequestOutcomes(app, metrics), scope, receive, send)
+    anyio.run(RequestOutcomes(app, metrics.request_done), scope, receive, send)
     return metrics
 
 
