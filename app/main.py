@@ -8,13 +8,16 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from app.api.abandon import CancelWhenClientLeaves
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
 from app.api.metrics import Metrics, install_metrics
-from app.api.middleware import HeadAsGet, RequestGuard, SecurityHeaders
+from app.api.middleware import HeadAsGet, RequestGuard, Scope, SecurityHeaders
 from app.api.openapi import install_openapi
+from app.api.outcomes import mark_abandoned
 from app.api.rate_limit import ClientRateLimiter, RateLimit
+from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
 from app.api.routes import (
     align,
@@ -40,6 +43,8 @@ Blocks are named `{stack}.{layer}.{kind}` and shaped `[heads, queries, keys]`:
 `encoder.L.self_attn` is source x source, `decoder.L.self_attn` is target x target
 (causal), `decoder.L.cross_attn` is target x source (the alignment).
 """
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,15 +79,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = InferenceGate(
         settings.inference_concurrency, settings.queue_timeout_s, observer=metrics
     )
+    app.state.renderer = Renderer(
+        settings.render_concurrency, settings.queue_timeout_s, settings.response_cache_bytes
+    )
     app.state.head_roles = HeadRoleStore(settings.cache_dir)
     install_openapi(app, settings)
     install_error_handlers(app)
+    # Innermost: it cancels the route itself when the client leaves (app/api/abandon.py).
+    app.add_middleware(
+        CancelWhenClientLeaves,
+        prefixes=("/api/",),
+        exempt=frozenset({"/api/v1/generate"}),  # streamed: it notices by itself
+        on_abandoned=_client_left,
+    )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     # Before the body is read, so a refused request costs no parsing.
     app.add_middleware(RateLimit, limiter=rate_limiter(settings))
     if metrics is not None:
         # Outside the limit and the guard, so their refusals are counted too.
-        metrics.watch(app.state.gate, app.state.cache)
+        metrics.watch(app.state.gate, app.state.cache, app.state.renderer.cache)
         install_metrics(app, metrics)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
@@ -102,6 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.DOCS_ASSETS_URL, docs.docs_assets(), name="docs-assets")
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
+
+
+def _client_left(scope: Scope) -> None:
+    log.info("client left: %s %s", scope["method"], scope["path"])
+    mark_abandoned(scope)  # counted by app/api/metrics.py
 
 
 def rate_limiter(settings: Settings) -> ClientRateLimiter | None:

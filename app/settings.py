@@ -80,6 +80,15 @@ class Settings(BaseSettings):
             "it too."
         ),
     )
+    max_json_weights: int = Field(
+        default=2_000_000,
+        ge=1,
+        description=(
+            "Most attention weights one response may carry as JSON (about 10 bytes each); "
+            "beyond, a 422 asks for encoding uint8 or float16 (1 or 2.7 bytes a weight), "
+            "fewer layers or heads, or max_size."
+        ),
+    )
     max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
@@ -99,6 +108,19 @@ class Settings(BaseSettings):
     )
     queue_timeout_s: float = Field(
         default=60.0, gt=0, description="Longest wait in the queue before a 503 asks to retry."
+    )
+    render_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Responses encoded at once (cache hits included); more wait their turn, apart "
+            "from model runs."
+        ),
+    )
+    response_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Memory for the bytes of recent responses, served again as they are.",
     )
     cache_bytes: int = Field(
         default=256 * 1024 * 1024,

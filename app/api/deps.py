@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from app.api.inference import InferenceGate
+from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
 from app.attention.cache import RunCache
 from app.settings import Settings
@@ -32,6 +33,11 @@ async def get_gate(request: Request) -> InferenceGate:
     return gate
 
 
+async def get_renderer(request: Request) -> Renderer:
+    renderer: Renderer = request.app.state.renderer
+    return renderer
+
+
 async def get_head_roles(request: Request) -> HeadRoleStore:
     store: HeadRoleStore = request.app.state.head_roles
     return store
@@ -42,6 +48,7 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 CacheDep = Annotated[RunCache, Depends(get_cache)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
 HeadRolesDep = Annotated[HeadRoleStore, Depends(get_head_roles)]
+RendererDep = Annotated[Renderer, Depends(get_renderer)]
 
 
 async def require_json_body(request: Request) -> None:

@@ -17,6 +17,7 @@ an optional observer how long each holder waited and how long each model run too
 """
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,8 @@ from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
 import anyio
+
+from app.zoo.cancel import cancellable
 
 T = TypeVar("T")
 
@@ -47,10 +50,21 @@ class HeldSlot:
         self._threads = threads
 
     async def run(self, work: Callable[[], T]) -> T:
-        """Run one step on a gate thread. If the holder is cancelled meanwhile, the step
-        finishes on its thread (a forward pass cannot be interrupted) and its result is
-        dropped; the next holder's work waits for that thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+        """Run one step on a gate thread. If the holder is cancelled meanwhile (its client
+        left), the step stops at the model's next layer (app/zoo/cancel.py) or, for work
+        that does not check, finishes on its thread and its result is dropped; the next
+        holder's work waits for that thread."""
+        cancelled = threading.Event()
+
+        def marked() -> T:
+            with cancellable(cancelled):
+                return work()
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, marked)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
 
 
 class InferenceGate:
@@ -113,13 +127,13 @@ class InferenceGate:
     def timed_run(self, model: str, work: Callable[[], T]) -> T:
         """Call `work` on this thread (a gate thread) and tell the observer how long `model`
         ran. Called inside the gate's work, around the model run alone, so a cache hit found
-        after queueing or the encoding of the response does not count as run time."""
+        after queueing or the encoding of the response does not count as run time; a run that
+        fails or is cancelled for a client gone is not counted (it did not run to its end)."""
         started = time.perf_counter()
-        try:
-            return work()
-        finally:
-            if self.observer is not None:
-                self.observer.model_ran(model, time.perf_counter() - started)
+        result = work()
+        if self.observer is not None:
+            self.observer.model_ran(model, time.perf_counter() - started)
+        return result
 
     def close(self) -> None:
         if self._threads is not None:

@@ -8,9 +8,9 @@ grouped as `none` and an unusual method as `other`, so no client can add label v
 /metrics itself is left out of them.
 
 The project's own figures: the inference gate (queue and runs are counted by the gate and read
-at scrape time, waits and run times are observed as they happen), the run cache (read from the
-RunCache at scrape time, so nothing is counted twice), and requests refused or abandoned
-(app/api/outcomes.py tells what became of each request).
+at scrape time, waits and run times are observed as they happen), the run cache and the
+response cache (read from them at scrape time, so nothing is counted twice), and requests
+refused or abandoned (app/api/outcomes.py tells what became of each request).
 """
 
 from collections.abc import Iterable
@@ -24,6 +24,7 @@ from prometheus_fastapi_instrumentator.metrics import Info
 
 from app.api.inference import InferenceGate
 from app.api.outcomes import RequestOutcomes
+from app.api.rendering import ResponseCache
 from app.attention.cache import RunCache
 
 METRICS_PATH = "/metrics"
@@ -112,17 +113,18 @@ class Metrics:
         self.requests.labels(info.modified_handler, method, info.modified_status).inc()
         self.latency.labels(info.modified_handler, method).observe(info.modified_duration)
 
-    def watch(self, gate: InferenceGate, cache: RunCache) -> None:
-        """Read the gate's queue and the cache at every scrape."""
-        self.registry.register(StateCollector(gate, cache))
+    def watch(self, gate: InferenceGate, cache: RunCache, responses: ResponseCache) -> None:
+        """Read the gate's queue and the caches at every scrape."""
+        self.registry.register(StateCollector(gate, cache, responses))
 
 
 class StateCollector(Collector):
-    """Figures that live in the gate and the cache, read when Prometheus scrapes."""
+    """Figures that live in the gate and the caches, read when Prometheus scrapes."""
 
-    def __init__(self, gate: InferenceGate, cache: RunCache) -> None:
+    def __init__(self, gate: InferenceGate, cache: RunCache, responses: ResponseCache) -> None:
         self.gate = gate
         self.cache = cache
+        self.responses = responses
 
     def collect(self) -> Iterable[Metric]:
         gate, cache = self.gate, self.cache
@@ -160,6 +162,30 @@ class StateCollector(Collector):
         )
         yield GaugeMetricFamily(
             "attn_run_cache_max_bytes", "The run cache's capacity in bytes.", value=cache.max_bytes
+        )
+        responses = self.responses
+        yield CounterMetricFamily(
+            "attn_response_cache_hits",
+            "Requests answered with the stored bytes of an identical earlier response.",
+            value=responses.hits,
+        )
+        yield CounterMetricFamily(
+            "attn_response_cache_misses",
+            "Requests whose response was not stored (they go on to the run cache).",
+            value=responses.misses,
+        )
+        yield GaugeMetricFamily(
+            "attn_response_cache_entries", "Responses stored.", value=len(responses)
+        )
+        yield GaugeMetricFamily(
+            "attn_response_cache_bytes",
+            "Bytes of stored responses and their keys.",
+            value=responses.size_bytes,
+        )
+        yield GaugeMetricFamily(
+            "attn_response_cache_max_bytes",
+            "The response cache's capacity in bytes.",
+            value=responses.max_bytes,
         )
 
 

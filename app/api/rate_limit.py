@@ -1,6 +1,6 @@
-"""A per-client rate limit on the routes that compute (app/api/computing.py): every POST under
-/api/v1, GET /api/v1/report and the head roles. Pages, static files, /healthz and /metrics are
-never limited.
+"""A per-client rate limit on the routes that compute: every POST under /api/v1 (attention,
+align, explain, generate, the lessons, and any route added there later), GET /api/v1/report
+and the head roles. Pages, static files, /healthz and /metrics are never limited.
 
 One moving window per client address, kept by the `limits` package in this process's memory,
 or in Redis so that replicas share it. Middleware rather than a dependency per route: a route
@@ -29,13 +29,35 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse
 
-from app.api.computing import computes
 from app.api.middleware import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+API_PREFIX = "/api/v1/"
+
+
+def computes(scope: Scope) -> bool:
+    """Whether an HTTP request is one of those that compute (HEAD arrives here as GET)."""
+    method, path = scope["method"], route_path(scope)
+    if not path.startswith(API_PREFIX):
+        return False
+    if method == "POST":
+        return True
+    return method == "GET" and (
+        path == "/api/v1/report" or (path.startswith("/api/v1/models/") and path.endswith("/heads"))
+    )
+
+
+def route_path(scope: Scope) -> str:
+    # Behind a proxy that serves the app under a prefix (uvicorn --root-path), the path the
+    # routes see is the part after it.
+    path = str(scope["path"])
+    root = str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _parse_address(text: str) -> Address | None:

@@ -10,8 +10,6 @@ from app.attention.ops.align import AlignMethod
 from app.attention.ops.encode import Encoding
 from app.attention.roles import Role
 
-MODEL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-
 
 class ExampleOut(BaseModel):
     text: str
@@ -60,7 +58,6 @@ class RunFields(BaseModel):
     the fields POST /api/v1/attention and GET /api/v1/report share."""
 
     model: str = Field(
-        pattern=MODEL_ID_PATTERN,
         max_length=64,
         description="A model id from GET /api/v1/models.",
     )
@@ -297,6 +294,14 @@ class AttentionOut(BaseModel):
             "the tokens it covers in the token-level run, e.g. source [[0], [1], [2], [3, 4, 5]]."
         ),
     )
+    unknown: dict[TokenListName, list[tuple[int, str]]] | None = Field(
+        None,
+        description=(
+            "Tokens the model read as unknown: for each token list, [position, the text as "
+            "typed], positions at token level. `tokens` shows what the model read (<unk>, "
+            "[UNK]); this keeps what was typed. Absent when the model knew every token."
+        ),
+    )
     output_text: str | None = Field(
         None, description="The generated text, when the model generated (no target given)."
     )
@@ -327,7 +332,7 @@ class ExplainRequest(BaseModel):
         },
     )
 
-    model: str = Field(pattern=MODEL_ID_PATTERN, max_length=64)
+    model: str = Field(min_length=1, max_length=64)
     text: str = Field(min_length=1)
     layer: int = Field(ge=0)
     head: int = Field(ge=0)
@@ -430,7 +435,6 @@ class GenerateRequest(BaseModel):
     )
 
     model: str = Field(
-        pattern=MODEL_ID_PATTERN,
         max_length=64,
         description="A decoder-only model id from GET /api/v1/models (family 'decoder').",
     )
@@ -515,9 +519,7 @@ class AlignRequest(BaseModel):
         },
     )
 
-    model: str = Field(
-        pattern=MODEL_ID_PATTERN, max_length=64, description="An encoder-decoder (translator)."
-    )
+    model: str = Field(min_length=1, max_length=64, description="An encoder-decoder (translator).")
     text: str = Field(min_length=1, description="The source sentence.")
     target: str | None = Field(
         None,

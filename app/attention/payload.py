@@ -51,6 +51,20 @@ def _tokens(view: View, field: str) -> dict[str, list[Any]]:
     return {which: [value(label) for label in view.labels[which]] for which in TOKEN_LISTS}
 
 
+def unknown_tokens(run: AttentionRun) -> dict[str, list[list[Any]]] | None:
+    """For each token list, [position, the text as typed] of every token the model read as
+    unknown (<unk>, [UNK]); None when it knew them all. Positions are token level."""
+    found = {
+        which: [
+            [position, token.typed]
+            for position, token in enumerate(run.tokens(which).tokens)
+            if token.typed is not None
+        ]
+        for which in TOKEN_LISTS
+    }
+    return {which: tokens for which, tokens in found.items() if tokens} or None
+
+
 def render_attention(
     model_id: str,
     variant: str | None,
@@ -76,6 +90,7 @@ def render_attention(
         # Which tokens of the token-level run stand behind each label, once labels are words
         # or special tokens are gone: any client can check or redo the merge.
         "token_groups": _tokens(view, "positions") if options.regroups_tokens else None,
+        "unknown": unknown_tokens(run),
         "output_text": run.output_text,
         "blocks": [block_payload(b, encoding, max_size, step_by_step) for b in view.blocks],
     }

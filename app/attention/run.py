@@ -17,6 +17,9 @@ class Token:
     text: str  # as a person reads it: subword markers (##, Ġ, ▁) stripped
     word: int  # index into its TokenList's `words`
     special: bool = False  # [CLS], [SEP], <s>, </s>...: always a word of its own
+    # What the user typed here when the model read something else: the text behind an
+    # unknown token (<unk>, [UNK]), whose `text` is what the model read.
+    typed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,27 +48,34 @@ class TokenList:
         word_ids: Sequence[int],
         special: Sequence[bool],
         word_texts: Mapping[int, str] | None = None,
+        typed: Sequence[str | None] | None = None,
     ) -> "TokenList":
         """Tokens from parallel lists. Consecutive tokens with the same word id make one word
         (ids are renumbered); a special token is always a word of its own. A word's text is
-        `word_texts[id]` when given, else its tokens' texts joined."""
-        if not len(texts) == len(word_ids) == len(special):
+        `word_texts[id]` when given, else its tokens' texts joined; a word with an unknown
+        token (`typed` not None) is always its tokens joined, so that it shows what the model
+        read."""
+        typed = typed if typed is not None else [None] * len(texts)
+        if not len(texts) == len(word_ids) == len(special) == len(typed):
             raise ValueError("texts, word_ids and special must have one entry per token")
         tokens: list[Token] = []
         words: list[str] = []
         ids_of_words: list[int | None] = []  # the caller's id of each word; None if special
-        for text, word_id, is_special in zip(texts, word_ids, special, strict=True):
+        for text, word_id, is_special, as_typed in zip(
+            texts, word_ids, special, typed, strict=True
+        ):
             joins = bool(tokens) and not is_special and ids_of_words[-1] == word_id
             if joins:
                 words[-1] += text
             else:
                 words.append(text)
                 ids_of_words.append(None if is_special else word_id)
-            tokens.append(Token(text, len(words) - 1, is_special))
+            tokens.append(Token(text, len(words) - 1, is_special, as_typed))
         if word_texts is not None:
+            unknown = {token.word for token in tokens if token.typed is not None}
             words = [
-                word_texts.get(word_id, text) if word_id is not None else text
-                for text, word_id in zip(words, ids_of_words, strict=True)
+                word_texts.get(word_id, text) if word_id is not None and n not in unknown else text
+                for n, (text, word_id) in enumerate(zip(words, ids_of_words, strict=True))
             ]
         return cls(tuple(tokens), tuple(words))
 

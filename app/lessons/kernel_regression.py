@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from app.lessons.masking import masked_softmax
+from app.zoo.cancel import check_cancelled
 
 DTYPE = torch.float64
 X_MAX = 5.0  # inputs lie in [0, X_MAX)
@@ -120,6 +121,7 @@ def fit_parametric(
     history = []
     loss = leave_one_out_loss(data, w)
     for epoch in range(epochs):
+        check_cancelled()  # its client left: stop training for nobody
         history.append(snapshot(epoch, loss))
         optimizer.zero_grad()
         loss.backward()

@@ -125,6 +125,56 @@ def _selection_notes(training: dict[str, Any]) -> list[str]:
     ]
 
 
+def _run_lines(training: dict[str, Any], selection: bool) -> list[str]:
+    """The command and settings of one training run (from scratch or fine-tuning)."""
+    hp = training["hyperparameters"]
+    lines = [
+        "```",
+        training["command"],
+        "```",
+        "",
+        f"- {training['training_minutes']} minutes on {training['threads']} CPU thread(s) "
+        f"of a {training['cpu_count']}-core {training['machine']} machine "
+        f"(torch {training['torch']}"
+        f"{', bfloat16 autocast' if training.get('bf16_autocast') else ''}, shared with "
+        f"other work), {training['steps']} steps / {training['epochs']} "
+        f"epochs, stopped by {training['stop_reason'].replace('_', ' ')}; best dev loss "
+        f"{training['best_dev_loss']} (per-token NLL) at step {training['best_step']}.",
+        f"- AdamW (β=0.9/0.98, weight decay {hp['weight_decay']}), peak lr {hp['lr']}, "
+        f"{hp['warmup']} warm-up steps then cosine decay over the step or time budget "
+        f"(whichever runs out first), label smoothing "
+        f"{hp['label_smoothing']}, ~{hp['batch_tokens']} tokens per batch, gradient "
+        f"clipping {hp['clip_norm']}, seed {training['seed']}; each epoch "
+        f"{hp.get('drop_final_punctuation', 0):.0%} of the sources lose their final "
+        "。/!/? so that input typed without it translates as well.",
+    ]
+    initial = training.get("fine_tuned_from")
+    if initial:
+        lines.append(
+            f"- Started from the checkpoint above (`{initial['folder']}`, dev loss "
+            f"{initial['dev_loss']}), keeping its configuration and vocabularies."
+        )
+    guided = training.get("guided_alignment")
+    if guided:
+        share = guided["linked_target_tokens"] / max(1, guided["target_tokens"])
+        lines += [
+            "- Guided alignment (Garg et al., 2019): prior word alignments of the training "
+            f"pairs from {guided['prior_aligner']}, on the same tokens the model reads and "
+            f"writes (Chinese characters, English training tokens), symmetrized with "
+            f"{guided['symmetrization']} ({share:.0%} of the English tokens have a link). "
+            f"One attention distribution, head {guided['head']} of `{guided['block']}`, is "
+            "trained towards them: for the row that writes English token t, linked to the "
+            "characters J_t, the alignment loss is −Σ_{j∈J_t} log α_{t,j} / |J_t|, averaged "
+            "over the rows with a link (rows without one, `</s>` and padding are skipped); "
+            f"the training loss is NLL + {guided['weight']} × alignment loss.",
+        ]
+    if training.get("selection"):
+        lines.append(f"- Checkpoint selection: {training['selection']}")
+    if selection:
+        lines += _selection_notes(training)
+    return lines
+
+
 def render_card(model_dir: Path) -> str:
     folders = _checkpoint_folders(model_dir)
     entries = [
@@ -201,30 +251,14 @@ def render_card(model_dir: Path) -> str:
     for variant, _, _, training, _ in entries:
         if not training:
             continue
-        hp = training["hyperparameters"]
         if variant:
             lines += [f"### {variant}", ""]
-        lines += [
-            "```",
-            training["command"],
-            "```",
-            "",
-            f"- {training['training_minutes']} minutes on {training['threads']} CPU thread(s) "
-            f"of a {training['cpu_count']}-core {training['machine']} machine "
-            f"(torch {training['torch']}"
-            f"{', bfloat16 autocast' if training.get('bf16_autocast') else ''}, shared with "
-            f"other work), {training['steps']} steps / {training['epochs']} "
-            f"epochs, stopped by {training['stop_reason'].replace('_', ' ')}; best dev loss "
-            f"{training['best_dev_loss']} (per-token NLL) at step {training['best_step']}.",
-            f"- AdamW (β=0.9/0.98, weight decay {hp['weight_decay']}), peak lr {hp['lr']}, "
-            f"{hp['warmup']} warm-up steps then cosine decay over the step or time budget "
-            f"(whichever runs out first), label smoothing "
-            f"{hp['label_smoothing']}, ~{hp['batch_tokens']} tokens per batch, gradient "
-            f"clipping {hp['clip_norm']}, seed {training['seed']}; each epoch "
-            f"{hp.get('drop_final_punctuation', 0):.0%} of the sources lose their final "
-            "。/!/? so that input typed without it translates as well.",
-        ]
-        lines += _selection_notes(training)
+        initial = training.get("fine_tuned_from")
+        if initial and initial.get("training"):
+            lines += ["Trained from scratch:", ""]
+            lines += _run_lines(initial["training"], selection=False)
+            lines += ["", "Then fine-tuned with guided alignment:", ""]
+        lines += _run_lines(training, selection=True)
         lines.append("")
 
     columns = sorted(

@@ -7,6 +7,17 @@ Writes config.json, vocab.json, model.safetensors (the checkpoint with the lowes
 loss), training.json, metrics.json (dev/test BLEU and chrF) and the model card README.md.
 For --model luong the checkpoint goes to <out>/<score>/, one folder per score function.
 A tiny run for tests: --limit 200 --max-steps 20 --dev-size 20 --test-size 20 --set ...
+
+Fine-tuning with guided alignment (app/seq2seq/guided.py): --init-from models/<id> starts
+from a trained checkpoint (its config and vocabularies, so token ids do not change) and
+--guided-alignment CACHE adds the alignment loss against eflomal links of the training
+pairs (app/seq2seq/prior_alignment.py; CACHE is created if missing):
+
+    python -m app.seq2seq.train --model transformer --tatoeba /path/to/cmn-eng.tsv \\
+        --init-from models/transformer-zh-en --out /tmp/ft/transformer \\
+        --guided-alignment ~/.cache/attn/eflomal.jsonl --alignment-layer 1 \\
+        --alignment-head 0 --alignment-weight 0.05 --lr 3e-4 --warmup 50 --minutes 13 \\
+        --candidates /tmp/ft/transformer-candidates
 """
 
 from __future__ import annotations
@@ -27,12 +38,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from app.attention.names import cross_attention
 from app.seq2seq.base import Seq2SeqModel
 from app.seq2seq.card import write_card
 from app.seq2seq.checkpoint import (
     METRICS_FILE,
     TRAINING_FILE,
     Checkpoint,
+    load_checkpoint,
+    read_json,
     save_checkpoint,
     write_json,
 )
@@ -46,11 +60,18 @@ from app.seq2seq.data import (
     read_tatoeba,
     split_pairs,
 )
-from app.seq2seq.evaluate import demo_alignment, evaluate_folder, file_sha256
+from app.seq2seq.evaluate import evaluate_folder, file_sha256
 from app.seq2seq.families import CONFIGS, ModelConfig, build_model, make_config
+from app.seq2seq.guided import (
+    aligned_batches,
+    alignment_loss,
+    drop_last_source,
+    encode_aligned,
+    token_pairs,
+)
 from app.seq2seq.luong import DEFAULT_SCORE, SCORES, LuongConfig
+from app.seq2seq.prior_alignment import SYMMETRIZATIONS, corpus_digest, prior_alignments
 from app.seq2seq.text import tokenize_chinese, tokenize_english, truecase
-from app.seq2seq.translator import Translator
 from app.seq2seq.vocab import Vocab
 
 
@@ -122,7 +143,7 @@ def drop_final_punctuation(
     """A copy of `examples` where each source ending in one of `ids` loses that token
     with the given probability."""
     return [
-        Example(e.source[:-1], e.target)
+        drop_last_source(e)
         if len(e.source) > 1 and e.source[-1] in ids and rng.random() < probability
         else e
         for e in examples
@@ -132,13 +153,31 @@ def drop_final_punctuation(
 def sequence_loss(
     model: Seq2SeqModel, batch: Any, pad_id: int, label_smoothing: float
 ) -> torch.Tensor:
-    logits, _ = model(batch.source, batch.source_mask, batch.target_in)  # (B, T, V)
-    return F.cross_entropy(
+    return guided_loss(model, batch, pad_id, label_smoothing)[0]
+
+
+def guided_loss(
+    model: Seq2SeqModel,
+    batch: Any,
+    pad_id: int,
+    label_smoothing: float,
+    prior: torch.Tensor | None = None,
+    layer: int = 0,
+    head: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The NLL of the batch and, given a prior (B, T, S), the alignment loss of one
+    cross-attention head (app.seq2seq.guided.alignment_loss)."""
+    logits, blocks = model(batch.source, batch.source_mask, batch.target_in)  # (B, T, V)
+    nll = F.cross_entropy(
         logits.reshape(-1, logits.size(-1)),
         batch.target_out.reshape(-1),
         ignore_index=pad_id,
         label_smoothing=label_smoothing,
     )
+    if prior is None:
+        return nll, None
+    attention = blocks[cross_attention(layer)][:, head]  # (B, T, S)
+    return nll, alignment_loss(attention, prior)
 
 
 def dev_loss(
@@ -200,10 +239,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             help=f"default by family: {family_defaults}",
         )
     parser.add_argument(
-        "--select-aligned",
-        action="store_true",
-        help="keep the lowest-dev-loss checkpoint among those whose attention aligns the "
-        "demo sentence (我爱吃苹果 / I love apples); the card says so",
+        "--init-from",
+        type=Path,
+        default=None,
+        help="fine-tune a trained model folder (models/<id>; for Luong the --score variant "
+        "inside it): its config and vocabularies are kept, --set is not allowed",
+    )
+    parser.add_argument(
+        "--guided-alignment",
+        type=Path,
+        default=None,
+        metavar="CACHE",
+        help="add the guided-alignment loss against symmetrized eflomal links of the "
+        "training pairs, cached in CACHE (JSON lines; created if missing; keep it out of "
+        "the repository)",
+    )
+    parser.add_argument(
+        "--symmetrization", choices=sorted(SYMMETRIZATIONS), default="grow-diag-final-and"
+    )
+    parser.add_argument(
+        "--alignment-layer", type=int, default=0, help="decoder layer of the supervised head"
+    )
+    parser.add_argument("--alignment-head", type=int, default=0, help="the supervised head")
+    parser.add_argument(
+        "--alignment-weight", type=float, default=0.05, help="lambda: NLL + lambda * align"
+    )
+    parser.add_argument(
+        "--candidates",
+        type=Path,
+        default=None,
+        help="also save the checkpoint of every evaluation to CANDIDATES/step-N (complete "
+        "model folders), to choose among them by other measures afterwards",
     )
     parser.add_argument(
         "--set",
@@ -222,6 +288,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.score and args.model != "luong":
         parser.error("--score applies to --model luong only")
+    if args.init_from and args.set:
+        parser.error("--set cannot change the config of an --init-from checkpoint")
     return args
 
 
@@ -244,6 +312,8 @@ class Prepared:
     train: list[Example]
     dev: list[Example]
     data: dict[str, Any]  # how the data was prepared and split (goes into config.json)
+    initial: Checkpoint | None = None  # the --init-from checkpoint
+    guided: dict[str, Any] | None = None  # the guided-alignment settings (training.json)
 
 
 @dataclass
@@ -266,20 +336,58 @@ def prepare(args: argparse.Namespace) -> Prepared:
     random.Random(args.seed).shuffle(train_pairs)
     if args.limit is not None:
         train_pairs = train_pairs[: args.limit]
-    source_vocab, target_vocab = build_vocabularies(train_pairs, args.min_count)
-    overrides = parse_overrides(args.set)
-    if args.model == "luong":
-        overrides["score"] = args.score or overrides.get("score", DEFAULT_SCORE)
-    config = make_config(
-        args.model,
-        {
-            **overrides,
-            "source_vocab_size": len(source_vocab),
-            "target_vocab_size": len(target_vocab),
-        },
-    )
+    initial = None
+    if args.init_from is not None:
+        folder = args.init_from
+        if args.model == "luong":
+            folder = folder / (args.score or DEFAULT_SCORE)
+        initial = load_checkpoint(folder)
+        for key in ("split_seed", "dev_size", "test_size"):
+            if initial.data.get(key) != getattr(args, key):
+                raise SystemExit(f"--{key.replace('_', '-')} differs from {folder}'s")
+        source_vocab, target_vocab, config = (
+            initial.source_vocab,
+            initial.target_vocab,
+            initial.config,
+        )
+    else:
+        source_vocab, target_vocab = build_vocabularies(train_pairs, args.min_count)
+        overrides = parse_overrides(args.set)
+        if args.model == "luong":
+            overrides["score"] = args.score or overrides.get("score", DEFAULT_SCORE)
+        config = make_config(
+            args.model,
+            {
+                **overrides,
+                "source_vocab_size": len(source_vocab),
+                "target_vocab_size": len(target_vocab),
+            },
+        )
     limits = (config.max_source_len, config.max_target_len)
-    train = encode_pairs(train_pairs, source_vocab, target_vocab, *limits)
+    guided = None
+    if args.guided_alignment is not None:
+        tokens = token_pairs(train_pairs, target_vocab)
+        dev_tokens = token_pairs(splits.dev, target_vocab)  # aligned along (no labels used)
+        links = prior_alignments(
+            tokens + dev_tokens, args.guided_alignment.expanduser(), args.symmetrization
+        )[: len(tokens)]
+        train = encode_aligned(tokens, links, source_vocab, target_vocab, *limits)
+        guided = {
+            "method": "guided alignment (Garg et al., 2019)",
+            "prior_aligner": "eflomal (PyPI eflomal, default model: IBM1+HMM+fertility), "
+            "both directions",
+            "symmetrization": args.symmetrization,
+            "aligned_corpus": "training pairs plus the dev pairs (unlabelled text only)",
+            "corpus_sha256_16": corpus_digest(tokens + dev_tokens),
+            "layer": args.alignment_layer,
+            "head": args.alignment_head,
+            "block": str(cross_attention(args.alignment_layer)),
+            "weight": args.alignment_weight,
+            "linked_target_tokens": sum(len({j for _, j in s}) for s in links),
+            "target_tokens": sum(len(en) for _, en in tokens),
+        }
+    else:
+        train = encode_pairs(train_pairs, source_vocab, target_vocab, *limits)
     data = {
         "tatoeba_sha256": file_sha256(args.tatoeba),
         "tatoeba_pairs": len(tatoeba),
@@ -295,8 +403,10 @@ def prepare(args: argparse.Namespace) -> Prepared:
         "source_tokenization": "character",
         "target_tokenization": "word (clitics and punctuation split, sentence starts truecased)",
     }
+    if initial is not None:
+        data = {**initial.data, "fine_tuned_from": str(args.init_from)}
     dev = encode_pairs(splits.dev, source_vocab, target_vocab, *limits)
-    return Prepared(config, source_vocab, target_vocab, train, dev, data)
+    return Prepared(config, source_vocab, target_vocab, train, dev, data, initial, guided)
 
 
 def fit(
@@ -319,7 +429,8 @@ def fit(
     best = lowest = math.inf  # the saved checkpoint's dev loss; the lowest seen
     best_step = evaluations_since_best = 0
     step = epoch = 0
-    running = math.nan
+    running = running_align = math.nan
+    guided = prepared.guided is not None
     stop_reason = "max_steps"
     started = time.perf_counter()
     time_limit = args.minutes * 60
@@ -330,13 +441,29 @@ def fit(
         examples = drop_final_punctuation(
             prepared.train, final_punctuation, hp.drop_final_punctuation, rng
         )
-        for batch in iterate_batches(examples, source_vocab, target_vocab, hp.batch_tokens, rng):
+        for batch, prior in aligned_batches(
+            examples, source_vocab, target_vocab, hp.batch_tokens, rng
+        ):
             time_used = (time.perf_counter() - started) / time_limit
             lr = hp.lr * learning_rate_factor(step, time_used, hp)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                loss = sequence_loss(model, batch, target_vocab.pad_id, hp.label_smoothing)
+                loss, align = guided_loss(
+                    model,
+                    batch,
+                    target_vocab.pad_id,
+                    hp.label_smoothing,
+                    prior if guided else None,
+                    args.alignment_layer,
+                    args.alignment_head,
+                )
+            if align is not None:
+                loss = loss + args.alignment_weight * align
+                value = align.item()
+                running_align = (
+                    value if math.isnan(running_align) else 0.98 * running_align + 0.02 * value
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), hp.clip_norm)
@@ -353,23 +480,23 @@ def fit(
                 checkpoint = Checkpoint(
                     model, prepared.config, source_vocab, target_vocab, prepared.data, variant
                 )
-                aligned = bool(demo_alignment(Translator(checkpoint))["ok"])
-                model.train()
-                history.append(
-                    {
-                        "step": step,
-                        "epoch": epoch,
-                        "train_loss": round(running, 4),
-                        "dev_loss": round(loss_dev, 4),
-                        "demo_aligned": aligned,
-                        "minutes": round((time.perf_counter() - started) / 60, 2),
-                    }
-                )
-                if loss_dev < lowest:  # patience counts dev-loss progress, aligned or not
+                entry: dict[str, Any] = {
+                    "step": step,
+                    "epoch": epoch,
+                    "train_loss": round(running, 4),
+                    "dev_loss": round(loss_dev, 4),
+                    "minutes": round((time.perf_counter() - started) / 60, 2),
+                }
+                if guided:
+                    entry["train_align_loss"] = round(running_align, 4)
+                history.append(entry)
+                if args.candidates is not None:
+                    save_checkpoint(args.candidates / f"step-{step}", checkpoint)
+                if loss_dev < lowest:
                     lowest, evaluations_since_best = loss_dev, 0
                 else:
                     evaluations_since_best += 1
-                if loss_dev < best and (aligned or not args.select_aligned):
+                if loss_dev < best:
                     best, best_step = loss_dev, step
                     save_checkpoint(out, checkpoint)
                 if evaluations_since_best >= hp.patience:
@@ -379,9 +506,6 @@ def fit(
             if stop_reason != "max_steps" or step >= hp.max_steps:
                 break
     bar.close()
-    if math.isinf(best):  # --select-aligned and no evaluation aligned: keep the last one
-        best, best_step = history[-1]["dev_loss"], step
-        save_checkpoint(out, checkpoint)
     seconds = time.perf_counter() - started
     return Outcome(step, epoch, best, best_step, stop_reason, seconds, history)
 
@@ -397,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     config = prepared.config
     variant = config.score if isinstance(config, LuongConfig) else None
     out = args.out / variant if variant else args.out
-    model = build_model(config)
+    model = prepared.initial.model if prepared.initial else build_model(config)
     parameters = sum(p.numel() for p in model.parameters())
     print(
         f"{args.model}{' ' + variant if variant else ''}: {parameters:,} parameters, "
@@ -405,16 +529,34 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(prepared.target_vocab)} en",
         file=sys.stderr,
     )
+    if prepared.initial is not None:  # the starting point, for comparison
+        start_loss = dev_loss(
+            model, prepared.dev, prepared.source_vocab, prepared.target_vocab, hp.batch_tokens
+        )
+        print(f"initial dev loss {start_loss:.4f}", file=sys.stderr)
     outcome = fit(model, prepared, hp, args, out, variant)
     best_step = outcome.best_step
+    training: dict[str, Any] = {
+        "command": command,
+        "seed": args.seed,
+        "threads": torch.get_num_threads(),
+        "bf16_autocast": args.bf16,
+    }
+    if prepared.initial is not None:
+        initial_folder = args.init_from / variant if variant else args.init_from
+        initial_training = initial_folder / TRAINING_FILE
+        training["fine_tuned_from"] = {
+            "folder": str(args.init_from),
+            "dev_loss": round(start_loss, 4),
+            # how the starting checkpoint was trained (its training.json)
+            "training": read_json(initial_training) if initial_training.is_file() else None,
+        }
+    if prepared.guided is not None:
+        training["guided_alignment"] = prepared.guided
     write_json(
         out / TRAINING_FILE,
         {
-            "command": command,
-            "seed": args.seed,
-            "threads": torch.get_num_threads(),
-            "bf16_autocast": args.bf16,
-            "select_aligned": args.select_aligned,
+            **training,
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
             "cpu_count": os.cpu_count(),
             "torch": torch.__version__,

@@ -24,6 +24,7 @@ from app.seq2seq.text import (
     BOS,
     EOS,
     PAD,
+    UNK,
     detokenize_english,
     display_case,
     english_word_ids,
@@ -49,19 +50,29 @@ class Reading:
     output_text: str | None  # the detokenized translation; None when teacher-forced
 
 
-def _source_tokens(text: str, characters: list[str]) -> TokenList:
+def _unknown(texts: list[str], ids: list[int], unk_id: int) -> list[str | None]:
+    """The typed text of each token the model reads as <unk>; None for the others."""
+    return [text if i == unk_id else None for text, i in zip(texts, ids, strict=True)]
+
+
+def _source_tokens(text: str, characters: list[str], ids: list[int], unk_id: int) -> TokenList:
     """The source characters (then </s>) with their words: jieba's, over the normalized text
-    the characters were taken from."""
+    the characters were taken from. A character the model does not know shows as <unk>,
+    what it reads, with the character kept as typed."""
     normalized = normalize_chinese(text)
     spans = [(i, i + 1) for i, c in enumerate(normalized) if not c.isspace()]
     word_ids, word_texts = token_word_ids(normalized, [*spans, None])
     special = [False] * len(characters) + [True]
-    return TokenList.build([*characters, EOS], word_ids, special, word_texts)
+    typed = [*_unknown(characters, ids[: len(characters)], unk_id), None]
+    shown = [UNK if t is not None else c for c, t in zip(characters, typed, strict=False)]
+    return TokenList.build([*shown, EOS], word_ids, special, word_texts, typed)
 
 
-def _target_tokens(texts: list[str]) -> TokenList:
+def _target_tokens(texts: list[str], ids: list[int], unk_id: int) -> TokenList:
     special = [t in _SPECIAL for t in texts]
-    return TokenList.build(texts, english_word_ids(texts), special)
+    typed = _unknown(texts, ids, unk_id)
+    shown = [UNK if t is not None else text for text, t in zip(texts, typed, strict=True)]
+    return TokenList.build(shown, english_word_ids(texts), special, typed=typed)
 
 
 class Translator:
@@ -142,9 +153,9 @@ class Translator:
         else:
             target_texts, target_ids = self.target_ids(target)
         return Reading(
-            source=_source_tokens(text, source_texts[:-1]),
+            source=_source_tokens(text, source_texts[:-1], source, self.source_vocab.unk_id),
             source_ids=source,
-            target=_target_tokens(target_texts),
+            target=_target_tokens(target_texts, target_ids, self.target_vocab.unk_id),
             target_ids=target_ids,
             output_text=output_text,
         )

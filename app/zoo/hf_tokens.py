@@ -54,6 +54,7 @@ class HFTokens:
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
         self.special_ids = frozenset(tokenizer.all_special_ids)
+        self.unk_id: int | None = tokenizer.unk_token_id
         self._texts: dict[int, str] = {}  # filled as ids are seen; a race only repeats work
 
     def display(self, token_id: int) -> str:
@@ -108,6 +109,7 @@ class HFTokens:
         texts: list[str] = []
         word_ids: list[int] = []
         special: list[bool] = []
+        typed: list[str | None] = []
         word_texts: dict[int, str] = {}
         offset = 0
         for segment in segments:
@@ -116,6 +118,8 @@ class HFTokens:
                 texts.append(self.display(token_id))
                 word_ids.append(offset + word_id)
                 special.append(span is None)
+                unknown = token_id == self.unk_id and span is not None
+                typed.append(segment.text[span[0] : span[1]] if unknown and span else None)
             word_texts.update({offset + word_id: text for word_id, text in words.items()})
             offset += max(ids, default=-1) + 1
-        return TokenList.build(texts, word_ids, special, word_texts)
+        return TokenList.build(texts, word_ids, special, word_texts, typed)

@@ -37,6 +37,7 @@ from app.zoo.base import (
     files_under,
     resolve_query,
 )
+from app.zoo.cancel import stop_between_layers
 from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
 from app.zoo.recompute import LlamaAttentionRecompute
@@ -98,6 +99,7 @@ def _load_model(path: Path, family: Family) -> Any:
     if model.config._attn_implementation != "eager":
         raise RuntimeError(f"{path}: eager attention was not enabled; attention would be empty")
     model.eval()
+    stop_between_layers(model)
     return model
 
 

@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 
 class UnknownModelError(LookupError):
     def __init__(self, model_id: str, known: list[str]) -> None:
+        near = [k for k in known if k.lower() == model_id.lower()]
+        hint = f" Model ids are lowercase: did you mean '{near[0]}'?" if near else ""
         super().__init__(
             f"unknown model '{model_id}'; this server offers: {', '.join(known) or 'none'}. "
-            "GET /api/v1/models lists them."
+            f"GET /api/v1/models lists them.{hint}"
         )
 
 

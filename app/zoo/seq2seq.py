@@ -13,6 +13,7 @@ from app.attention.steps import HeadInternals
 from app.seq2seq.align_record import read_best_setting
 from app.seq2seq.translator import Translator
 from app.zoo.base import ModelAdapter, ModelInfo, check_layer_and_head, files_under, resolve_query
+from app.zoo.cancel import stop_between_layers
 from app.zoo.capture import capture_calls
 from app.zoo.value_norms import ValueSites, reading_value_norms, transformer_translator_sites
 
@@ -61,6 +62,8 @@ class Seq2SeqAdapter(ModelAdapter):
             # Rollout composes one stack's self-attention; see app/attention/ops/rollout.py.
             aggregates=["none", "heads"],
         )
+        for translator in translators.values():
+            stop_between_layers(translator.model)
         alignment = {name: read_best_setting(path / name if name else path) for name in translators}
         adapter = cls(info, translators, default, alignment)
         adapter.weight_files = files_under(path)

@@ -396,6 +396,19 @@ function viewCaption(group, options) {
   return `${group.label}, layer ${state.layer}, ${entry}. ${rows}`;
 }
 
+// Tokens the model did not know are labelled as it read them (<unk>, [UNK]); what was typed
+// there is listed here, so an alignment to <unk> is not mistaken for one to the word.
+function showUnknown(unknown) {
+  const note = $("unknown-note");
+  const parts = Object.entries(unknown ?? {}).flatMap(([list, tokens]) =>
+    tokens.map(([, typed]) => `“${typed}” (${listName(list)})`),
+  );
+  note.hidden = parts.length === 0;
+  note.textContent = parts.length
+    ? `The model does not know ${parts.join(", ")}: it read each as an unknown token, labelled as it read it.`
+    : "";
+}
+
 function render() {
   const { body } = state.result;
   $("results").hidden = false;
@@ -403,6 +416,7 @@ function render() {
   $("output").hidden = body.output_text == null && !forced;
   $("output-label").textContent = forced ? "Teacher-forced on your text:" : "Model output:";
   $("output-text").textContent = body.output_text ?? forced ?? "";
+  showUnknown(body.unknown);
   renderTabs();
   const group = currentGroup();
   renderSelectors(group.blocks);

@@ -96,7 +96,8 @@ def test_openapi_documents_the_attention_contract(client: TestClient) -> None:
     ("body", "status", "phrase"),
     [
         ({"model": "no-such-model", "text": "hi"}, 404, "unknown model 'no-such-model'"),
-        ({"model": "../../etc/passwd", "text": "hi"}, 422, "model"),
+        ({"model": "../../etc/passwd", "text": "hi"}, 404, "unknown model"),
+        ({"model": "MiniLM", "text": "hi"}, 404, "did you mean 'minilm'"),
         ({"model": "minilm"}, 422, "text: Field required"),
         ({"model": "minilm", "text": ""}, 422, "text"),
         ({"model": "minilm", "text": "   \n"}, 422, "nothing to read"),

@@ -5,8 +5,10 @@ import threading
 import time
 
 import anyio
+import torch
 
 from app.api.inference import InferenceGate
+from app.zoo.cancel import RunCancelled, stop_between_layers
 
 
 def test_a_held_slot_runs_steps_on_the_gate_threads_and_is_freed_at_the_end() -> None:
@@ -64,6 +66,49 @@ def test_a_waiter_cancelled_in_the_queue_leaves_it() -> None:
             await anyio.sleep(0.05)
             group.cancel_scope.cancel()
         assert entered == [] and gate.slots.value == 1
+        gate.close()
+
+    anyio.run(scenario)
+
+
+def test_a_cancelled_run_stops_at_the_models_next_layer() -> None:
+    class SlowLayer(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            time.sleep(0.1)
+            return x + 1
+
+    class Stack(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList(SlowLayer() for _ in range(10))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    model = Stack()
+    stop_between_layers(model)
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            model(torch.zeros(1))
+            outcome.append("finished")
+        except RunCancelled:
+            outcome.append("stopped")
+
+    async def scenario() -> None:
+        gate = InferenceGate(concurrency=1, queue_timeout_s=5)
+        async with anyio.create_task_group() as group:
+            group.start_soon(gate.run, run)
+            await anyio.sleep(0.25)
+            group.cancel_scope.cancel()
+        started = time.monotonic()
+        await gate.run(lambda: None)  # waits only for the layer that was running
+        assert time.monotonic() - started < 0.3
+        assert outcome == ["stopped"]
+        assert model(torch.zeros(1)).item() == 10  # outside the gate, nothing stops it
         gate.close()
 
     anyio.run(scenario)

@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 from limits.errors import StorageError
 from pydantic import ValidationError
 
-from app.api.computing import computes
-from app.api.rate_limit import ClientRateLimiter, client_address, client_key
+from app.api.rate_limit import ClientRateLimiter, client_address, client_key, computes
 from app.main import create_app
 from app.settings import Settings
 

@@ -2,12 +2,12 @@ import unicodedata
 from collections.abc import Callable
 from typing import Literal
 
-import anyio.to_thread
 from fastapi import APIRouter, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
+from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.inference import InferenceGate
+from app.api.rendering import Renderer
 from app.api.schemas import AttentionOut, AttentionRequest, RunFields
 from app.attention.analysis import Options, response_weights
 from app.attention.cache import RunCache
@@ -125,6 +125,28 @@ def request_options(request: RunFields) -> Options:
     )
 
 
+RunKey = tuple[str, str | None, str, str | None, int | None]
+
+
+def checked_key(
+    request: RunFields,
+    options: Options,
+    adapter: ModelAdapter,
+    registry: Registry,
+    settings: Settings,
+) -> tuple[RunKey, int]:
+    """The checks every attention request passes before anything runs; returns the key of
+    its run and its generation budget."""
+    check_texts(request.text, request.target, settings)
+    check_options(options, adapter.info, registry)
+    check_request(request, adapter.info)
+    budget = new_token_budget(request.max_new_tokens, settings)
+    variant = request.variant or adapter.info.default_variant
+    generates = request.target is None and adapter.info.family != "encoder"
+    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
+    return key, budget
+
+
 async def checked_run(
     request: RunFields,
     options: Options,
@@ -136,13 +158,7 @@ async def checked_run(
 ) -> tuple[AttentionRun, Literal["hit", "miss"]]:
     """The checks every attention request passes, then its run: from the cache, or computed
     on the inference gate. Returns the run and whether the cache had it."""
-    check_texts(request.text, request.target, settings)
-    check_options(options, adapter.info, registry)
-    check_request(request, adapter.info)
-    budget = new_token_budget(request.max_new_tokens, settings)
-    variant = request.variant or adapter.info.default_variant
-    generates = request.target is None and adapter.info.family != "encoder"
-    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
+    key, budget = checked_key(request, options, adapter, registry, settings)
 
     # A miss is counted once, below, when it costs a forward pass.
     run = cache.get(key, count_miss=False)
@@ -175,11 +191,29 @@ def check_response_weights(weights: int, settings: Settings) -> None:
         )
 
 
-async def rendered(gate: InferenceGate, run: AttentionRun, render: Callable[[], bytes]) -> bytes:
-    """`render()`'s bytes, computed off the event loop: encoding a long run takes a while too.
-    A computed run (app/attention/run.py) does torch work as it renders: that belongs on the
-    gate's threads."""
-    return await (gate.run(render) if run.computed else anyio.to_thread.run_sync(render))
+async def rendered(
+    gate: InferenceGate, renderer: Renderer, run: AttentionRun, render: Callable[[], bytes]
+) -> bytes:
+    """`render()`'s bytes, computed off the event loop and bounded (app/api/rendering.py):
+    encoding a long run takes a while too. A computed run (app/attention/run.py) does torch
+    work as it renders: that belongs on the inference gate's threads."""
+    return await (gate.run(render) if run.computed else renderer.gate.run(render))
+
+
+def check_json_weights(weights: int, encoding: str, settings: Settings) -> None:
+    if encoding == "json" and weights > settings.max_json_weights:
+        raise InputError(
+            f"this response would carry {weights:,} attention weights as JSON, about "
+            f"{weights * 10 / 1e6:,.0f} MB; JSON responses carry at most "
+            f"{settings.max_json_weights:,}. Ask for encoding 'uint8' (1 byte a weight) or "
+            "'float16', fewer 'layers' or 'heads', or pool with 'max_size'."
+        )
+
+
+def response_key(request: AttentionRequest, run_key: RunKey) -> tuple[object, ...]:
+    """Everything the bytes of an /attention response depend on."""
+    fields = request.model_dump(exclude={"model", "text", "target", "variant", "max_new_tokens"})
+    return (run_key, tuple(sorted((k, repr(v)) for k, v in fields.items())))
 
 
 @router.post(
@@ -194,15 +228,21 @@ async def attention(
     settings: SettingsDep,
     cache: CacheDep,
     gate: GateDep,
+    renderer: RendererDep,
 ) -> Response:
     adapter = registry.get(request.model)
     options = request_options(request)
+    run_key, _ = checked_key(request, options, adapter, registry, settings)
+    stored_key = response_key(request, run_key)
+    stored = renderer.cache.get(stored_key)
+    if stored is not None:
+        return Response(stored, media_type="application/json", headers={"X-Cache": "hit"})
     run, cache_status = await checked_run(
         request, options, adapter, registry, settings, cache, gate
     )
-    check_response_weights(
-        response_weights(run, options, request.layers, request.heads, request.max_size), settings
-    )
+    weights = response_weights(run, options, request.layers, request.heads, request.max_size)
+    check_response_weights(weights, settings)
+    check_json_weights(weights, request.encoding, settings)
 
     def render() -> bytes:
         return render_attention(
@@ -217,5 +257,8 @@ async def attention(
             explainable=adapter.info.explainable,
         )
 
-    body = await rendered(gate, run, render)
+    body = await rendered(gate, renderer, run, render)
+    if not run.computed:  # a computed run is long: its responses are not worth keeping
+        key_bytes = len(request.text) * 4 + len(request.target or "") * 4
+        renderer.cache.put(stored_key, body, key_bytes)
     return Response(body, media_type="application/json", headers={"X-Cache": cache_status})

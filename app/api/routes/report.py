@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep
+from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.routes.attention import checked_run, rendered, request_options
 from app.api.schemas import ReportQuery
@@ -66,6 +66,7 @@ async def report(
     settings: SettingsDep,
     cache: CacheDep,
     gate: GateDep,
+    renderer: RendererDep,
 ) -> Response:
     """The fields of POST /api/v1/attention as query parameters (lists repeated,
     `layers=0&layers=2`, or comma-separated, `layers=0,2`), checked the same way and run
@@ -113,7 +114,7 @@ async def report(
         )
         return render_report(attention_json, facts).encode()
 
-    body = await rendered(gate, run, render)
+    body = await rendered(gate, renderer, run, render)
     disposition = f'attachment; filename="{_filename(adapter.info.id, variant, created)}"'
     return Response(
         body,
