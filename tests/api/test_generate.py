@@ -20,7 +20,7 @@ from app.attention.ops.encode import decode
 from app.main import create_app
 from app.settings import Settings
 from app.zoo.stepping import StepwiseGeneration
-from tests.conftest import serving
+from tests.conftest import NO_RATE_LIMIT, serving
 
 SSE = {"Accept": "text/event-stream"}
 # This module's server writes up to this many tokens, enough for a generation that would
@@ -37,6 +37,7 @@ def server(tiny_models: dict[str, Path]) -> Iterator[tuple[str, FastAPI]]:
         enabled_models=["smollm2"],
         hf_models={"tiny-gpt2": tiny_models["gpt2"]},
         max_new_tokens=MAX_NEW_TOKENS,
+        **NO_RATE_LIMIT,
     )
     app = create_app(settings)
     with serving(app) as url:
