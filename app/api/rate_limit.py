@@ -13,7 +13,7 @@ address in it. The check is here, with `ipaddress`, rather than left to uvicorn'
 --forwarded-allow-ips: it is the app's own setting, shown with the others, it holds under any
 ASGI server and in in-process tests, and it walks the header from the right, so a client
 cannot hide behind an address it wrote on the left. (uvicorn rewrites the peer from the header
-for its own trusted list, 127.0.0.1 by default, before the app sees it; the two agree.)
+for its own trusted list, 127.0.0.1 and ::1 by default, before the app sees it; the two agree.)
 """
 
 import ipaddress
