@@ -237,12 +237,20 @@ def test_a_failure_mid_stream_ends_it_with_an_error_event(
     assert response.status_code == 500 and "logged" in response.json()["detail"]
 
 
+def _abandoned(url: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("attn_requests_abandoned_total "):
+            return float(line.split()[1])
+    raise AssertionError("no attn_requests_abandoned_total in /metrics")
+
+
 def test_a_client_that_leaves_stops_the_generation_and_frees_its_slot(
     server: tuple[str, FastAPI],
 ) -> None:
     url, app = server
     gate = app.state.gate
     count = ForwardCount(app, "smollm2")
+    abandoned_before = _abandoned(url)
     try:
         arrivals = []
         with httpx.Client(timeout=120) as http:
@@ -262,6 +270,8 @@ def test_a_client_that_leaves_stops_the_generation_and_frees_its_slot(
         forwards = count.calls
         time.sleep(1.0)
         assert count.calls == forwards  # nothing runs on behind our back
+        # The stream it left is counted once as abandoned.
+        assert _abandoned(url) == abandoned_before + 1
     finally:
         count.close()
     step_s = median(np.diff(arrivals))
