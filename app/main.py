@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.api.abandon import CancelWhenClientLeaves
+from app.api.batching import Batcher
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = InferenceGate(
         settings.inference_concurrency, settings.queue_timeout_s, observer=metrics
     )
+    app.state.batcher = Batcher(app.state.gate, settings.max_batch)
     app.state.renderer = Renderer(
         settings.render_concurrency, settings.queue_timeout_s, settings.response_cache_bytes
     )
@@ -97,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimit, limiter=rate_limiter(settings))
     if metrics is not None:
         # Outside the limit and the guard, so their refusals are counted too.
-        metrics.watch(app.state.gate, app.state.cache, app.state.renderer.cache)
+        metrics.watch(app.state.gate, app.state.batcher, app.state.cache, app.state.renderer.cache)
         install_metrics(app, metrics)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)

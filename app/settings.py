@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     queue_timeout_s: float = Field(
         default=60.0, gt=0, description="Longest wait in the queue before a 503 asks to retry."
     )
+    max_batch: int = Field(
+        default=16,
+        ge=1,
+        description=(
+            "Most texts of one encoder model run as one padded batch when they wait for the "
+            "gate together (1: no batching)."
+        ),
+    )
     render_concurrency: int = Field(
         default=1,
         ge=1,

@@ -22,6 +22,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -295,6 +296,90 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
+THROUGHPUT_CLIENTS = 16
+THROUGHPUT_REQUESTS = 400
+
+
+def distinct_text(i: int) -> str:
+    """Text number i of 1000 distinct English texts of 20-30 MiniLM tokens."""
+    words = [FILLER[(i + j) % len(FILLER)] for j in range(18 + i % 11)]
+    for place in range(3):  # three swapped single-token words: 1000 combinations
+        words[place] = SWAPS[i // 10**place % 10]
+    return " ".join(words)
+
+
+@dataclass
+class ThroughputRow:
+    model: str
+    bare_rate: float  # forward passes a second, back to back, one text at a time
+    rate: float  # requests a second, THROUGHPUT_CLIENTS clients
+    p50: float  # ms, request latency
+    p95: float
+    p99: float
+    errors: int
+
+
+def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
+    """16 clients (threads with a keep-alive connection each) send 400 distinct 20-30-token
+    texts (uint8, new runs) as fast as answers come; the bare rate is the same 400 texts'
+    forward passes back to back in this process, measured just before (server idle)."""
+    texts = [distinct_text(offset + i) for i in range(THROUGHPUT_REQUESTS)]
+    forwards = [bare_forward(adapter, text) for text in texts]
+    forwards[0]()
+    start = time.perf_counter()
+    for forward in forwards:
+        forward()
+    bare_rate = len(forwards) / (time.perf_counter() - start)
+
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(texts)
+    lock = threading.Lock()
+
+    def client_loop() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=120) as client:
+            while True:
+                with lock:
+                    text = next(queue, None)
+                if text is None:
+                    return
+                body = {"model": adapter.info.id, "text": text, "encoding": "uint8"}
+                began = time.perf_counter()
+                try:
+                    ok = client.post("/api/v1/attention", json=body).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    latencies.append((time.perf_counter() - began) * 1000)
+                    errors += not ok
+
+    threads = [threading.Thread(target=client_loop) for _ in range(THROUGHPUT_CLIENTS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rate = len(texts) / (time.perf_counter() - start)
+    cuts = statistics.quantiles(latencies, n=100)
+    return ThroughputRow(adapter.info.id, bare_rate, rate, cuts[49], cuts[94], cuts[98], errors)
+
+
+def print_throughput(rows: list[ThroughputRow]) -> None:
+    print(
+        f"\nThroughput: {THROUGHPUT_CLIENTS} clients, {THROUGHPUT_REQUESTS} distinct 20-30-token "
+        "texts (uint8, every one a new run), against the same texts' bare forward passes back "
+        "to back.\n"
+    )
+    print("| model | bare forward /s | served /s (×bare) | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r.model} | {r.bare_rate:.1f} | {r.rate:.1f} ({r.rate / r.bare_rate:.2f}) "
+            f"| {r.p50:.0f} | {r.p95:.0f} | {r.p99:.0f} | {r.errors} |"
+        )
+
+
 LONG_LENGTHS = [128, 512, 2048]
 LONG_REPEATS = {128: 5, 512: 3, 2048: 2}
 
@@ -383,6 +468,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--no-page", action="store_true", help="skip the Chromium timings")
+    parser.add_argument(
+        "--only-throughput", action="store_true", help="only the throughput table (MiniLM)"
+    )
     args = parser.parse_args()
 
     registry = load_registry(Settings(enabled_models=args.models + args.long_models))
@@ -394,13 +482,18 @@ def main() -> None:
             except LookupError:
                 print(f"skipping {model_id}: not available", file=sys.stderr)
                 continue
-            for n in [n for n in LENGTHS if n <= adapter.info.max_tokens]:
+            lengths = [] if args.only_throughput else LENGTHS
+            for n in [n for n in lengths if n <= adapter.info.max_tokens]:
                 repeats = args.repeats if n <= 64 else max(3, args.repeats // 3)
                 with_page = model_id == "minilm" and not args.no_page
                 rows.append(measure(client, url, adapter, n, repeats, with_page))
                 print(f"done {model_id} n={n}", file=sys.stderr)
+        throughput = []
+        for offset, model_id in enumerate(m for m in args.models if m == "minilm"):
+            throughput.append(measure_throughput(registry.get(model_id), url, 500 * offset))
+            print(f"done throughput {model_id}", file=sys.stderr)
     long_rows = []
-    for model_id in args.long_models:
+    for model_id in [] if args.only_throughput else args.long_models:
         try:
             adapter = registry.get(model_id)
         except LookupError:
@@ -410,6 +503,7 @@ def main() -> None:
             long_rows.append(measure_long(adapter, n, args.port + 1))
             print(f"done {model_id} n={n}", file=sys.stderr)
     print_table(rows)
+    print_throughput(throughput)
     print_long_table(long_rows)
 
 

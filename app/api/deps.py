@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from app.api.batching import Batcher
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
@@ -33,6 +34,11 @@ async def get_gate(request: Request) -> InferenceGate:
     return gate
 
 
+async def get_batcher(request: Request) -> Batcher:
+    batcher: Batcher = request.app.state.batcher
+    return batcher
+
+
 async def get_renderer(request: Request) -> Renderer:
     renderer: Renderer = request.app.state.renderer
     return renderer
@@ -49,6 +55,7 @@ CacheDep = Annotated[RunCache, Depends(get_cache)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
 HeadRolesDep = Annotated[HeadRoleStore, Depends(get_head_roles)]
 RendererDep = Annotated[Renderer, Depends(get_renderer)]
+BatcherDep = Annotated[Batcher, Depends(get_batcher)]
 
 
 async def require_json_body(request: Request) -> None:

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.metrics import Info
 
+from app.api.batching import Batcher
 from app.api.inference import InferenceGate
 from app.api.outcomes import RequestOutcomes
 from app.api.rendering import ResponseCache
@@ -113,16 +114,21 @@ class Metrics:
         self.requests.labels(info.modified_handler, method, info.modified_status).inc()
         self.latency.labels(info.modified_handler, method).observe(info.modified_duration)
 
-    def watch(self, gate: InferenceGate, cache: RunCache, responses: ResponseCache) -> None:
-        """Read the gate's queue and the caches at every scrape."""
-        self.registry.register(StateCollector(gate, cache, responses))
+    def watch(
+        self, gate: InferenceGate, batcher: Batcher, cache: RunCache, responses: ResponseCache
+    ) -> None:
+        """Read the gate's queue, the batches and the caches at every scrape."""
+        self.registry.register(StateCollector(gate, batcher, cache, responses))
 
 
 class StateCollector(Collector):
     """Figures that live in the gate and the caches, read when Prometheus scrapes."""
 
-    def __init__(self, gate: InferenceGate, cache: RunCache, responses: ResponseCache) -> None:
+    def __init__(
+        self, gate: InferenceGate, batcher: Batcher, cache: RunCache, responses: ResponseCache
+    ) -> None:
         self.gate = gate
+        self.batcher = batcher
         self.cache = cache
         self.responses = responses
 
@@ -140,6 +146,16 @@ class StateCollector(Collector):
         )
         yield GaugeMetricFamily(
             "attn_inference_slots", "Slots of the inference gate.", value=gate.concurrency
+        )
+        yield CounterMetricFamily(
+            "attn_batches",
+            "Forward passes the batcher ran for encoder texts (one text or several).",
+            value=self.batcher.batches,
+        )
+        yield CounterMetricFamily(
+            "attn_batched_texts",
+            "Texts those passes ran: divided by attn_batches_total, the mean batch size.",
+            value=self.batcher.texts,
         )
         # Counters: they only grow, so rate() gives hits per second.
         yield CounterMetricFamily(

@@ -1,7 +1,8 @@
 """A least-recently-used cache of model runs, keyed by content and bounded in bytes.
 
 A hit skips the forward pass; selection and encoding still run per request, so one cached
-run serves the overview, the focused head and every encoding.
+run serves the overview, the focused head and every encoding. Keys are what the model reads
+(token ids, see ModelAdapter.reading_key) and count toward the budget with the run.
 """
 
 import threading
@@ -33,8 +34,13 @@ class RunCache:
             self.hits += 1
             return entry[0]
 
+    def count_miss(self) -> None:
+        """A miss decided elsewhere (a request that joins a batch rather than look again)."""
+        with self._lock:
+            self.misses += 1
+
     def put(self, key: Hashable, run: AttentionRun) -> None:
-        size = run.size_bytes
+        size = run.size_bytes + key_bytes(key)
         if size > self.max_bytes:
             return  # bigger than the whole cache: keeping it would evict everything else
         with self._lock:
@@ -53,3 +59,15 @@ class RunCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def key_bytes(key: object) -> int:
+    """About the memory a key holds: 4 bytes a character (the widest str), 36 an integer with
+    its slot, recursively through tuples. A key of 20,000 characters is not free."""
+    if isinstance(key, str):
+        return 49 + 4 * len(key)
+    if isinstance(key, int):
+        return 36
+    if isinstance(key, tuple):
+        return 40 + sum(key_bytes(item) for item in key)
+    return 16

@@ -1,6 +1,7 @@
 """What every model adapter promises: a description of itself and one run's attention."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -96,6 +97,23 @@ class ModelAdapter(ABC):
 
         Raises InputError when the input cannot be run (too long, empty after tokenizing).
         """
+
+    def reading_key(self, text: str, variant: str | None = None) -> Hashable:
+        """What the model reads of `text`, as a cache key: two texts that read the same (they
+        differ only in spacing or Unicode normal form, say) share one cached run. Unknown
+        tokens carry their typed text, which the run shows. Raises InputError for a text the
+        model cannot read (too long, nothing in it), before anything runs."""
+        return text
+
+    @property
+    def batchable(self) -> bool:
+        """Whether `run_batch` may serve concurrent texts with one forward pass."""
+        return False
+
+    def run_batch(self, texts: list[str]) -> list[AttentionRun | InputError]:
+        """One run per text (no target, default variant); an InputError in place of a text
+        that cannot be run."""
+        raise NotImplementedError(f"model '{self.info.id}' does not run batches")
 
     def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
         """The setting that aligned best on a gold set (method `best` of POST /api/v1/align),

@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -42,7 +42,12 @@ from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
 from app.zoo.recompute import LlamaAttentionRecompute
 from app.zoo.stepping import StepwiseGeneration
-from app.zoo.value_norms import ValueSites, huggingface_value_sites, reading_value_norms
+from app.zoo.value_norms import (
+    ValueSites,
+    huggingface_value_sites,
+    reading_batch_value_norms,
+    reading_value_norms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +299,53 @@ class HuggingFaceAdapter(ModelAdapter):
             source=self.tokens.token_list([source]),
             value_norms=norms or None,
         )
+
+    def reading_key(self, text: str, variant: str | None = None) -> Hashable:
+        source = self._encode(text, add_special_tokens=True, what="text")
+        return tuple(source.ids), tuple(
+            token.typed for token in self.tokens.token_list([source]).tokens if token.typed
+        )
+
+    @property
+    def batchable(self) -> bool:
+        """Whether concurrent texts may share one forward pass (app/api/batching.py): an
+        encoder reads each text once, so padding them into one batch changes nothing."""
+        return self.info.family == "encoder"
+
+    def run_batch(self, texts: list[str]) -> list[AttentionRun | InputError]:
+        """One run per text, from a single padded forward pass; a text that cannot be run
+        gets its InputError in its place. Padding is on the right and masked, so each
+        sequence's attention, cut to its own length, is what it gets alone (to float32
+        rounding)."""
+        encoded: list[Segment | InputError] = []
+        for text in texts:
+            try:
+                encoded.append(self._encode(text, add_special_tokens=True, what="text"))
+            except InputError as error:
+                encoded.append(error)
+        segments = [item for item in encoded if isinstance(item, Segment)]
+        if not segments:
+            return [item for item in encoded if isinstance(item, InputError)]
+        lengths = [len(segment.ids) for segment in segments]
+        longest = max(lengths)
+        pad = self._pad_id() or 0
+        ids = torch.tensor([seg.ids + [pad] * (longest - len(seg.ids)) for seg in segments])
+        mask = torch.tensor([[1] * n + [0] * (longest - n) for n in lengths])
+        with torch.inference_mode(), reading_batch_value_norms(self.value_sites, lengths) as norms:
+            out = self.model(input_ids=ids, attention_mask=mask, output_attentions=True)
+        _check_count(out.attentions, self.encoder_layers, self.info.id)
+        runs = iter(
+            AttentionRun(
+                blocks={
+                    encoder_self_attention(i): a[row, :, :n, :n].float().contiguous().numpy()
+                    for i, a in enumerate(out.attentions)
+                },
+                source=self.tokens.token_list([segment]),
+                value_norms=norms[row] or None,
+            )
+            for row, (segment, n) in enumerate(zip(segments, lengths, strict=True))
+        )
+        return [item if isinstance(item, InputError) else next(runs) for item in encoded]
 
     @contextmanager
     def _kernel(self, implementation: str) -> Iterator[None]:

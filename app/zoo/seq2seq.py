@@ -1,5 +1,6 @@
 """Adapter for the project's own zh->en translators (Bahdanau, Luong, Transformer)."""
 
+from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,15 @@ class Seq2SeqAdapter(ModelAdapter):
         adapter = cls(info, translators, default, alignment)
         adapter.weight_files = files_under(path)
         return adapter
+
+    def reading_key(self, text: str, variant: str | None = None) -> Hashable:
+        translator = self._translator(variant)
+        try:
+            characters, ids = translator.source_ids(text)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        unknown = translator.source_vocab.unk_id
+        return tuple(ids), tuple(c for c, i in zip(characters, ids, strict=True) if i == unknown)
 
     def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
         self._translator(variant)  # refuses an unknown variant

@@ -61,6 +61,27 @@ ValueSites = Mapping[BlockName, ValueSite]
 
 
 @contextmanager
+def reading_batch_value_norms(
+    sites: ValueSites | None, lengths: list[int]
+) -> Iterator[list[dict[BlockName, np.ndarray]]]:
+    """As reading_value_norms, for a right-padded batch: one dict per sequence, each norm
+    cut to that sequence's own `lengths[b]` keys."""
+    per_sequence: list[dict[BlockName, np.ndarray]] = [{} for _ in lengths]
+    if not sites:
+        yield per_sequence
+        return
+    modules = {str(name): site.projection for name, site in sites.items()}
+    with capture_calls(modules) as seen:
+        yield per_sequence
+    for name, site in sites.items():
+        call = seen.get(str(name))
+        if call is None:
+            continue
+        for row, length in enumerate(lengths):
+            per_sequence[row][name] = site.norms(call.output[row : row + 1, :length])
+
+
+@contextmanager
 def reading_value_norms(sites: ValueSites | None) -> Iterator[dict[BlockName, np.ndarray]]:
     """Yield a dict that, after the `with` body ran the model once, holds each block's norms.
 

@@ -69,7 +69,7 @@ def test_metrics_expose_exactly_the_documented_names_after_a_few_requests(
         if not family.name.endswith("_created")  # the client library's timestamps
     }
     assert exposed == documented_metrics()
-    assert len(exposed) == 19
+    assert len(exposed) == 21
 
 
 def test_a_miss_then_hits_move_the_cache_run_and_request_figures(metered: TestClient) -> None:

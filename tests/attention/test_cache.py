@@ -1,6 +1,6 @@
 import numpy as np
 
-from app.attention.cache import RunCache
+from app.attention.cache import RunCache, key_bytes
 from app.attention.names import encoder_self_attention
 from app.attention.run import AttentionRun, TokenList
 
@@ -11,18 +11,18 @@ def _run(n: int) -> AttentionRun:
     return AttentionRun(blocks, source=source)
 
 
-def run_size(run: AttentionRun) -> int:
-    return run.size_bytes
+def run_size(run: AttentionRun, key: str = "first") -> int:
+    return run.size_bytes + key_bytes(key)  # the key counts too
 
 
 def test_least_recently_used_run_is_evicted_when_bytes_run_out() -> None:
-    size = run_size(_run(10))
+    size = run_size(_run(10), "first")  # the three keys have the same length
     cache = RunCache(max_bytes=2 * size)
     cache.put("first", _run(10))
-    cache.put("second", _run(10))
-    assert cache.get("first") is not None  # now "second" is the least recently used
+    cache.put("secnd", _run(10))
+    assert cache.get("first") is not None  # now "secnd" is the least recently used
     cache.put("third", _run(10))
-    assert cache.get("second") is None
+    assert cache.get("secnd") is None
     assert cache.get("first") is not None and cache.get("third") is not None
     assert cache.size_bytes <= 2 * size
     assert len(cache) == 2

@@ -1,10 +1,18 @@
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep
+from app.api.batching import Batcher
+from app.api.deps import (
+    BatcherDep,
+    CacheDep,
+    GateDep,
+    RegistryDep,
+    RendererDep,
+    SettingsDep,
+)
 from app.api.errors import ERROR_RESPONSES
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer
@@ -125,7 +133,8 @@ def request_options(request: RunFields) -> Options:
     )
 
 
-RunKey = tuple[str, str | None, str, str | None, int | None]
+# (model, variant, what the model reads of the text, target, generation budget)
+RunKey = tuple[str, str | None, Hashable, str | None, int | None]
 
 
 def checked_key(
@@ -143,7 +152,8 @@ def checked_key(
     budget = new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
     generates = request.target is None and adapter.info.family != "encoder"
-    key = (adapter.info.id, variant, request.text, request.target, budget if generates else None)
+    reading = adapter.reading_key(request.text, request.variant)
+    key = (adapter.info.id, variant, reading, request.target, budget if generates else None)
     return key, budget
 
 
@@ -155,15 +165,22 @@ async def checked_run(
     settings: Settings,
     cache: RunCache,
     gate: InferenceGate,
+    batcher: Batcher | None = None,
 ) -> tuple[AttentionRun, Literal["hit", "miss"]]:
     """The checks every attention request passes, then its run: from the cache, or computed
-    on the inference gate. Returns the run and whether the cache had it."""
+    on the inference gate (batched with other texts for the same encoder when a batcher is
+    given). Returns the run and whether the cache had it."""
     key, budget = checked_key(request, options, adapter, registry, settings)
 
     # A miss is counted once, below, when it costs a forward pass.
     run = cache.get(key, count_miss=False)
     if run is not None:
         return run, "hit"
+    if batcher is not None and adapter.batchable and request.target is None and not request.variant:
+        cache.count_miss()  # the batch runs the model for it
+        fresh_run = await batcher.run(adapter, request.text)
+        cache.put(key, fresh_run)
+        return fresh_run, "miss"
 
     def compute() -> AttentionRun:
         twin = cache.get(key)  # an identical request may have filled it while we queued
@@ -229,6 +246,7 @@ async def attention(
     cache: CacheDep,
     gate: GateDep,
     renderer: RendererDep,
+    batcher: BatcherDep,
 ) -> Response:
     adapter = registry.get(request.model)
     options = request_options(request)
@@ -238,7 +256,7 @@ async def attention(
     if stored is not None:
         return Response(stored, media_type="application/json", headers={"X-Cache": "hit"})
     run, cache_status = await checked_run(
-        request, options, adapter, registry, settings, cache, gate
+        request, options, adapter, registry, settings, cache, gate, batcher
     )
     weights = response_weights(run, options, request.layers, request.heads, request.max_size)
     check_response_weights(weights, settings)
