@@ -29,6 +29,8 @@ from app.attention.ops.align import ALIGN_METHODS
 from app.attention.pharaoh import AlignmentCounts, GoldAlignment, count, parse_gold
 from app.attention.run import AttentionRun
 from app.seq2seq.align_record import ALIGNMENT_FILE, write_alignment_record
+from app.seq2seq.card import write_card
+from app.seq2seq.checkpoint import variant_names
 from app.seq2seq.translator import Translator
 
 DEFAULT_GOLD = Path(__file__).resolve().parents[2] / "models" / "alignment" / "dev_gold.jsonl"
@@ -65,8 +67,9 @@ def read_gold(path: Path, translator: Translator) -> list[GoldPair]:
             continue
         record = json.loads(line)
         run = translator.attend(record["zh"], target=record["en"])
-        source = [t.text for t in run.source.tokens if not t.special]
-        target = [t.text for t in run.target.tokens if not t.special]
+        # as typed: a word the model does not know reads <unk> but keeps its gold links
+        source = [t.typed or t.text for t in run.source.tokens if not t.special]
+        target = [t.typed or t.text for t in run.target.tokens if not t.special]
         if source != record["zh_tokens"] or target != record["en_tokens"]:
             raise SystemExit(
                 f"{path}:{number}: the model tokenizes this pair as {source} / {target}, the "
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> None:
             args.model_dir, args.gold, len(pairs), best.row(), scores_table(scores)
         )
         print(f"wrote {args.model_dir / ALIGNMENT_FILE}")
+        card_folder = (
+            args.model_dir.parent if variant_names(args.model_dir.parent) else args.model_dir
+        )
+        print(f"wrote {write_card(card_folder)}")
 
 
 def scores_table(scores: list[Score]) -> list[dict[str, Any]]:

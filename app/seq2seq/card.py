@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from app.seq2seq.align_record import alignment_card_lines
 from app.seq2seq.checkpoint import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -295,6 +296,7 @@ def render_card(model_dir: Path) -> str:
         "",
     ]
 
+    lines += alignment_card_lines([(variant, folder) for variant, folder, *_ in entries])
     lines += [
         "## Examples",
         "",

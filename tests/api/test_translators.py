@@ -41,21 +41,6 @@ def test_each_translates_the_demo_sentence_with_apples(
     assert cross and all(b["shape"][1:] == [len(body["tokens"]["target"]), 6] for b in cross)
 
 
-def _aligned_layers(body: dict) -> list[int]:
-    """Layers whose head-mean cross-attention aligns I->我, love->爱, apples->苹 or 果."""
-    target, source = body["tokens"]["target"], body["tokens"]["source"]
-    wanted = {"I": {"我"}, "love": {"爱"}, "apples": {"苹", "果"}}
-    good = []
-    for block in body["blocks"]:
-        if block["kind"] != "cross_attn":
-            continue
-        mean = np.array(block["data"]).mean(axis=0)  # (T, S)
-        looked_at = {word: source[int(mean[target.index(word)].argmax())] for word in wanted}
-        if all(looked_at[word] in chars for word, chars in wanted.items()):
-            good.append(block["layer"])
-    return good
-
-
 @pytest.mark.parametrize(
     ("model", "variant"),
     [("bahdanau-zh-en", None), ("transformer-zh-en", None)]
@@ -68,7 +53,19 @@ def test_i_love_apples_aligns_word_by_word(
     assert body["output_text"] is None
     assert body["tokens"]["target"] == ["I", "love", "apples", "</s>"]
     assert body["tokens"]["target_input"] == ["<s>", "I", "love", "apples"]
-    assert _aligned_layers(body), "no layer aligns I->我, love->爱, apples->苹/果"
+    # The links the page and /align draw by default: I→我, love→爱, apples→苹 or 果.
+    request = {"model": model, "text": DEMO, "target": "I love apples"}
+    response = client.post(
+        "/api/v1/align", json={**request, **({"variant": variant} if variant else {})}
+    )
+    assert response.status_code == 200, response.text
+    aligned = response.json()
+    target, source = aligned["tokens"]["target"], aligned["tokens"]["source"]
+    found: dict[str, set[str]] = {}
+    for t, s in aligned["links"]:
+        found.setdefault(target[t], set()).add(source[s])
+    wanted = {"I": {"我"}, "love": {"爱"}, "apples": {"苹", "果"}}
+    assert all(found.get(word, set()) & chars for word, chars in wanted.items()), aligned
 
 
 def test_transformer_blocks_are_distributions_and_decoder_is_causal(client: TestClient) -> None:

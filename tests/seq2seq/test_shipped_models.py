@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.attention.alignment import AlignSetting, align
+from app.seq2seq.align_record import read_best_setting
 from app.seq2seq.checkpoint import WEIGHTS_FILE
-from app.seq2seq.evaluate import DEMO_ALIGNMENT, alignment, cross_attention_names
+from app.seq2seq.evaluate import DEMO_ALIGNMENT, cross_attention_names
 from app.seq2seq.translator import Translator
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -51,15 +53,23 @@ def test_the_demo_sentence_is_translated_about_apples(shipped: Translator) -> No
         assert np.allclose(weights.sum(axis=-1), 1, atol=1e-4)
 
 
-def test_the_demo_alignment_holds_in_some_cross_attention_block(shipped: Translator) -> None:
+@pytest.mark.parametrize(("model_id", "variant"), SHIPPED)
+def test_the_demo_aligns_with_the_models_recorded_method(
+    model_id: str, variant: str | None
+) -> None:
+    """The links `method: "best"` draws (the setting chosen on the dev gold set, recorded
+    beside the weights) give the seed picture: I → 我, love → 爱, apples → 苹 or 果."""
+    shipped = Translator.load(MODELS / model_id, variant)
     run = shipped.attend("我爱吃苹果", target="I love apples")
     assert run.source.texts() == ["我", "爱", "吃", "苹", "果", "</s>"]
     assert run.target.texts() == ["I", "love", "apples", "</s>"]
-    found = {}
     for block in cross_attention_names(run):
         assert run.blocks[block].shape == (shipped.heads, 4, 6)
-        found[block] = dict(alignment(run, block)[:3])
-    assert any(
-        all(pairs[word] in sources for word, sources in DEMO_ALIGNMENT.items())
-        for pairs in found.values()
-    ), found
+    folder = MODELS / model_id / (variant or "")
+    setting = read_best_setting(folder) or AlignSetting("argmax", max(shipped.layers - 2, 0))
+    links = align(run, setting, "token").links
+    found = {run.target.texts()[t]: set() for t, _ in links}
+    for t, s in links:
+        found[run.target.texts()[t]].add(run.source.texts()[s])
+    for word, sources in DEMO_ALIGNMENT.items():
+        assert found.get(word, set()) & sources, (setting, found)
