@@ -15,8 +15,11 @@ from app.api.batching import Batcher
 from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
-from app.api.middleware import HeadAsGet, ReplicaHeader, RequestGuard, SecurityHeaders
+from app.api.metrics import Metrics, install_metrics
+from app.api.middleware import HeadAsGet, ReplicaHeader, RequestGuard, Scope, SecurityHeaders
 from app.api.openapi import install_openapi
+from app.api.outcomes import mark_abandoned
+from app.api.rate_limit import ClientRateLimiter, RateLimit
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
 from app.api.routes import (
@@ -75,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         dependencies=[Depends(require_json_body)],
     )
+    # One registry per app: figures belong to this app, never to another in the process.
+    metrics = Metrics() if settings.metrics else None
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
     app.state.shared_cache = (
@@ -87,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.redis_url
         else None
     )
-    app.state.gate = InferenceGate(settings.inference_concurrency, settings.queue_timeout_s)
+    app.state.gate = InferenceGate(
+        settings.inference_concurrency, settings.queue_timeout_s, observer=metrics
+    )
     app.state.batcher = Batcher(app.state.gate, settings.max_batch)
     app.state.renderer = Renderer(
         settings.render_concurrency, settings.queue_timeout_s, settings.response_cache_bytes
@@ -100,9 +107,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CancelWhenClientLeaves,
         prefixes=("/api/",),
         exempt=frozenset({"/api/v1/generate"}),  # streamed: it notices by itself
-        on_abandoned=lambda scope: log.info("client left: %s %s", scope["method"], scope["path"]),
+        on_abandoned=_client_left,
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    # Before the body is read, so a refused request costs no parsing.
+    app.add_middleware(RateLimit, limiter=rate_limiter(settings))
+    if metrics is not None:
+        # Outside the limit and the guard, so their refusals are counted too.
+        metrics.watch(app.state.gate, app.state.batcher, app.state.cache, app.state.renderer.cache)
+        install_metrics(app, metrics)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)
     # Last added runs first: a request for another host is refused before anything else.
@@ -125,6 +138,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs.DOCS_ASSETS_URL, docs.docs_assets(), name="docs-assets")
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
+
+
+def _client_left(scope: Scope) -> None:
+    log.info("client left: %s %s", scope["method"], scope["path"])
+    mark_abandoned(scope)  # counted by app/api/metrics.py
+
+
+def rate_limiter(settings: Settings) -> ClientRateLimiter | None:
+    if not settings.rate_limit:
+        return None
+    return ClientRateLimiter(
+        settings.rate_limit, settings.rate_limit_storage, settings.trusted_proxies
+    )
 
 
 app = create_app()

@@ -3,7 +3,8 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +167,48 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest wait for Redis; beyond it the request computes the run itself.",
     )
+    # Operations: see README, "Operations".
+    rate_limit: str = Field(
+        default="120/minute",
+        description=(
+            "Requests each client address may make to the computing routes (every POST under "
+            "/api/v1, GET /api/v1/report and /api/v1/models/{id}/heads), in the notation of the "
+            "`limits` package: '120/minute', '10/second;300/hour'. '' or '0' turns it off. "
+            "Pages, static files, /healthz and /metrics are never limited."
+        ),
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "Where the rate limit's counters live: 'memory://' (this process), or a Redis URI "
+            "('redis://host:6379') shared by replicas (needs the `redis` package)."
+        ),
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description=(
+            "Proxies (JSON list of IPs or CIDRs) whose X-Forwarded-For header names the client "
+            "for the rate limit; from any other peer the header is ignored, since a client "
+            "could write anything in it."
+        ),
+    )
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at GET /metrics.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        # Checked at start-up: a typo must stop the server, not switch the limit off.
+        value = value.strip()
+        if value in ("", "0"):
+            return ""
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"rate_limit {value!r} is not a rate: write e.g. '120/minute' or "
+                "'10/second;300/hour', or '' to turn the limit off"
+            ) from None
+        return value
 
 
 @lru_cache

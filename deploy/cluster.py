@@ -145,6 +145,11 @@ class Cluster:
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(args.threads)),
                 "ATTN_REDIS_URL": redis_url,
                 "ATTN_REPLICA_NAME": name,
+                # nginx, on this machine, names the client in X-Forwarded-For: the rate limit
+                # keys on that client, not on nginx (unless the caller set it otherwise).
+                "ATTN_TRUSTED_PROXIES": os.environ.get("ATTN_TRUSTED_PROXIES", '["127.0.0.1"]'),
+                # ... and counts in the shared Redis, so that N replicas do not allow N times it.
+                "ATTN_RATE_LIMIT_STORAGE": os.environ.get("ATTN_RATE_LIMIT_STORAGE", redis_url),
                 "PYTHONUNBUFFERED": "1",
             }
             command = [

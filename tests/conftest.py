@@ -17,6 +17,9 @@ from tests.tiny_models import FAMILY, build_tiny_model
 DEMO_SENTENCE = "The animal didn't cross the street because it was too tired"
 # Limits of the test servers that differ from the defaults (small, so tests stay fast).
 TEST_LIMITS: dict[str, int] = {"max_new_tokens": 8}
+# The shared test servers take hundreds of requests a minute from one address: no rate limit
+# there (tests/api/test_rate_limit.py tests it on apps of its own).
+NO_RATE_LIMIT = {"rate_limit": ""}
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +34,7 @@ def settings(tiny_models: dict[str, Path]) -> Settings:
     return Settings(
         hf_models={f"tiny-{kind}": path for kind, path in tiny_models.items()},
         **TEST_LIMITS,
+        **NO_RATE_LIMIT,
     )
 
 

@@ -54,7 +54,10 @@ class Batcher:
                     if not taken:
                         continue
                     texts = [text for text, _ in taken]
-                    work = asyncio.create_task(slot.run(partial(adapter.run_batch, texts)))
+                    batch = partial(adapter.run_batch, texts)
+                    # Timed as one model run (app/api/metrics.py): a batch is one forward pass.
+                    timed = partial(self.gate.timed_run, adapter.info.id, batch)
+                    work = asyncio.create_task(slot.run(timed))
                     _stop_when_all_leave(work, [done for _, done in taken])
                     try:
                         results = await work

@@ -21,6 +21,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "Request body too large"},
     415: {"model": ErrorOut, "description": "The body is not sent as application/json"},
     422: {"model": ErrorOut, "description": "Invalid request: the message says what to change"},
+    429: {
+        "model": ErrorOut,
+        "description": "Too many requests from this client address: the message states the "
+        "limit; retry after the Retry-After seconds",
+    },
     503: {"model": ErrorOut, "description": "Busy: retry after the Retry-After seconds"},
 }
 

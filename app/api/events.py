@@ -15,6 +15,8 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from app.api.outcomes import mark_abandoned
+
 Emit = Callable[[str, Any], Awaitable[None]]
 Producer = Callable[[Emit], Awaitable[None]]
 
@@ -93,6 +95,8 @@ class EventStreamResponse(Response):
         try:
             finished = await until_disconnected(receive, lambda: self.produce(emit))
         except ClientGone:
-            return
+            finished = False
         if finished:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        else:
+            mark_abandoned(scope)

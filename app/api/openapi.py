@@ -25,9 +25,17 @@ def _limit_text_fields(schema: dict[str, Any], settings: Settings) -> None:
 
 
 def limits_description(settings: Settings) -> str:
-    names = ["max_chars", "max_target_chars", "max_tokens", "max_new_tokens", "max_body_bytes"]
+    names = [
+        "max_chars",
+        "max_target_chars",
+        "max_tokens",
+        "max_new_tokens",
+        "max_body_bytes",
+        "rate_limit",
+    ]
     rows = "\n".join(
-        f"| `{name}` | {getattr(settings, name)} | {Settings.model_fields[name].description} |"
+        f"| `{name}` | {getattr(settings, name) or 'off'} | "
+        f"{Settings.model_fields[name].description} |"
         for name in names
     )
     return (

@@ -53,13 +53,17 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, tuple[bytes, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self.hits = 0  # read by app/api/metrics.py
+        self.misses = 0
 
     def get(self, key: Hashable) -> bytes | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
+                self.misses += 1
                 return None
             self._entries.move_to_end(key)
+            self.hits += 1
             return entry[0]
 
     def put(self, key: Hashable, body: bytes, key_bytes: int) -> None:

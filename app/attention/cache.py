@@ -21,15 +21,23 @@ class RunCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> AttentionRun | None:
+    def get(self, key: Hashable, *, count_miss: bool = True) -> AttentionRun | None:
+        """The run under `key`, or None. `count_miss=False` for a first look whose miss is
+        counted later, by the look that decides to compute: each request counts once."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.misses += 1
+                if count_miss:
+                    self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
             return entry[0]
+
+    def count_miss(self) -> None:
+        """A miss decided elsewhere (a request that joins a batch rather than look again)."""
+        with self._lock:
+            self.misses += 1
 
     def put(self, key: Hashable, run: AttentionRun) -> None:
         size = run.size_bytes + key_bytes(key)

@@ -152,7 +152,7 @@ def _run_lines(training: dict[str, Any], selection: bool) -> list[str]:
     initial = training.get("fine_tuned_from")
     if initial:
         lines.append(
-            f"- Started from the checkpoint above (`{initial['folder']}`, dev loss "
+            f"- Started from the checkpoint of the run above (`{initial['folder']}`, dev loss "
             f"{initial['dev_loss']}), keeping its configuration and vocabularies."
         )
     guided = training.get("guided_alignment")
@@ -254,13 +254,15 @@ def render_card(model_dir: Path) -> str:
             continue
         if variant:
             lines += [f"### {variant}", ""]
-        initial = training.get("fine_tuned_from")
-        if initial and initial.get("training"):
-            lines += ["Trained from scratch:", ""]
-            lines += _run_lines(initial["training"], selection=False)
-            lines += ["", "Then fine-tuned with guided alignment:", ""]
-        lines += _run_lines(training, selection=True)
-        lines.append("")
+        runs = [training]  # the run that wrote the weights, then the ones it started from
+        while (runs[-1].get("fine_tuned_from") or {}).get("training"):
+            runs.append(runs[-1]["fine_tuned_from"]["training"])
+        for number, run in enumerate(reversed(runs)):
+            if len(runs) > 1:
+                heading = "Trained from scratch:" if number == 0 else "Then fine-tuned:"
+                lines += [heading, ""]
+            lines += _run_lines(run, selection=run is training)
+            lines.append("")
 
     columns = sorted(
         {

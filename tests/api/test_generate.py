@@ -20,7 +20,7 @@ from app.attention.ops.encode import decode
 from app.main import create_app
 from app.settings import Settings
 from app.zoo.stepping import StepwiseGeneration
-from tests.conftest import serving
+from tests.conftest import NO_RATE_LIMIT, serving
 
 SSE = {"Accept": "text/event-stream"}
 # This module's server writes up to this many tokens, enough for a generation that would
@@ -37,6 +37,7 @@ def server(tiny_models: dict[str, Path]) -> Iterator[tuple[str, FastAPI]]:
         enabled_models=["smollm2"],
         hf_models={"tiny-gpt2": tiny_models["gpt2"]},
         max_new_tokens=MAX_NEW_TOKENS,
+        **NO_RATE_LIMIT,
     )
     app = create_app(settings)
     with serving(app) as url:
@@ -236,12 +237,20 @@ def test_a_failure_mid_stream_ends_it_with_an_error_event(
     assert response.status_code == 500 and "logged" in response.json()["detail"]
 
 
+def _abandoned(url: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("attn_requests_abandoned_total "):
+            return float(line.split()[1])
+    raise AssertionError("no attn_requests_abandoned_total in /metrics")
+
+
 def test_a_client_that_leaves_stops_the_generation_and_frees_its_slot(
     server: tuple[str, FastAPI],
 ) -> None:
     url, app = server
     gate = app.state.gate
     count = ForwardCount(app, "smollm2")
+    abandoned_before = _abandoned(url)
     try:
         arrivals = []
         with httpx.Client(timeout=120) as http:
@@ -261,6 +270,8 @@ def test_a_client_that_leaves_stops_the_generation_and_frees_its_slot(
         forwards = count.calls
         time.sleep(1.0)
         assert count.calls == forwards  # nothing runs on behind our back
+        # The stream it left is counted once as abandoned.
+        assert _abandoned(url) == abandoned_before + 1
     finally:
         count.close()
     step_s = median(np.diff(arrivals))

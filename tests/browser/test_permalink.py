@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from app.main import create_app
 from app.settings import Settings
 from tests.browser.conftest import opened, run_text
-from tests.conftest import DEMO_SENTENCE, serving
+from tests.conftest import DEMO_SENTENCE, NO_RATE_LIMIT, serving
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ LINK_LIMIT = 32_000  # static/js/permalink.js: longer links may be cut by browse
 @pytest.fixture(scope="module")
 def other_server() -> Iterator[str]:
     """A second server that has never seen the runs: nothing about a view is kept server-side."""
-    with serving(create_app(Settings(enabled_models=["minilm"]))) as url:
+    with serving(create_app(Settings(enabled_models=["minilm"], **NO_RATE_LIMIT))) as url:
         yield url
 
 

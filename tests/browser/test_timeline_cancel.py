@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import serving
+from tests.conftest import NO_RATE_LIMIT, serving
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ SLOW = 120_000  # ms: SmolLM2 on a busy 2-core machine
 @pytest.fixture(scope="module")
 def live_server() -> Iterator[str]:
     """Replaces the session's server (8 tokens) for this module's pages."""
-    settings = Settings(enabled_models=["minilm", "smollm2"], max_new_tokens=32)
+    settings = Settings(enabled_models=["minilm", "smollm2"], max_new_tokens=32, **NO_RATE_LIMIT)
     with serving(create_app(settings)) as url:
         yield url
 

@@ -189,7 +189,8 @@ async def checked_run(
     came from."""
     key, budget = checked_key(request, options, adapter, registry, settings)
 
-    run = cache.get(key)
+    # A miss is counted once, below, when it costs a forward pass.
+    run = cache.get(key, count_miss=False)
     if run is not None:
         return run, "local"
     if shared is not None:
@@ -202,13 +203,17 @@ async def checked_run(
         twin = cache.get(key)  # an identical request may have filled it while we queued
         if twin is not None:
             return twin
-        fresh = adapter.run(
-            request.text, request.target, max_new_tokens=budget, variant=request.variant
+        fresh = gate.timed_run(
+            adapter.info.id,
+            lambda: adapter.run(
+                request.text, request.target, max_new_tokens=budget, variant=request.variant
+            ),
         )
         cache.put(key, fresh)
         return fresh
 
     if batcher is not None and adapter.batchable and request.target is None and not request.variant:
+        cache.count_miss()  # the batch runs the model for it
         run = await batcher.run(adapter, request.text)
         cache.put(key, run)
     else:

@@ -22,14 +22,17 @@ async def explain(
     stack = request.stack or ("decoder" if adapter.info.family == "decoder" else "encoder")
 
     def compute() -> ExplainOut:
-        internals = adapter.explain(
-            request.text,
-            stack=stack,
-            layer=request.layer,
-            head=request.head,
-            query=request.query,
-            target=request.target,
-            variant=request.variant,
+        internals = gate.timed_run(
+            adapter.info.id,
+            lambda: adapter.explain(
+                request.text,
+                stack=stack,
+                layer=request.layer,
+                head=request.head,
+                query=request.query,
+                target=request.target,
+                variant=request.variant,
+            ),
         )
         payload = explain_payload(adapter.info.id, stack, request.layer, request.head, internals)
         return ExplainOut.model_validate(payload)

@@ -25,6 +25,7 @@ from app.api.events import (
     until_disconnected,
 )
 from app.api.inference import InferenceGate, ServerBusyError
+from app.api.outcomes import mark_abandoned
 from app.api.routes.attention import check_text, new_token_budget
 from app.api.schemas import GenerateOut, GenerateRequest
 from app.attention.errors import InputError
@@ -145,9 +146,11 @@ async def generate(
         else:
             body.update(data if name == "done" else {**data, "steps": []})
 
-    await until_disconnected(
+    finished = await until_disconnected(
         http.receive, lambda: _generate(model_id, generation, gate, encoding, collect)
     )
+    if not finished:
+        mark_abandoned(http.scope)  # the response goes nowhere; it is counted as abandoned
     return Response(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
     )

@@ -30,7 +30,7 @@ router = APIRouter(tags=["lessons"])
 
 # No model is involved, so no 404; everything else a POST can meet.
 LESSON_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: ERROR_RESPONSES[code] for code in (413, 415, 422, 503)
+    code: ERROR_RESPONSES[code] for code in (413, 415, 422, 429, 503)
 }
 
 ADDITIVE_FORMULA = "a(q, k) = w_v^T tanh(W_q q + W_k k)"
