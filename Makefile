@@ -64,7 +64,8 @@ bench: $(DEV_STAMP)
 #   make image-smoke                runs it on 127.0.0.1:$(SMOKE_PORT): /healthz, one MiniLM run
 ENGINE      ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
 IMAGE       ?= attention-visualizer
-BASE_IMAGE  ?= python:3.11-slim
+# Fully qualified: podman may refuse a short name without a search registry.
+BASE_IMAGE  ?= docker.io/library/python:3.11-slim
 LOCAL_BASE  ?= localhost/debian-bookworm-python:local
 LOCAL_WHEELS ?= /opt/wheels
 LOCAL_CA    ?= /etc/ssl/certs/ca-certificates.crt
