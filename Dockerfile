@@ -1,6 +1,9 @@
 # CPU-only image of the attention visualizer. Build: docker build -t attention-visualizer .
 # Run: docker run -p 8000:8000 attention-visualizer, then open http://localhost:8000
-FROM python:3.11-slim
+# Offline-ish machines (no registry, no download.pytorch.org): `make image BASE_IMAGE=local`
+# builds it from a debootstrapped base and a local torch wheel; see README, "Docker image".
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -26,9 +29,20 @@ USER app
 RUN mkdir -p /home/app/.cache/attention-visualizer
 
 # The CPU build of torch from PyTorch's own index: PyPI's default build pulls several GB of CUDA.
-# Then the same install step `make run` performs (it finds torch already there).
+# TORCH_FIND_LINKS (a folder mounted at build time, e.g. `-v /opt/wheels:/opt/wheels:ro`) adds
+# local wheels: there 2.13.0+cpu outranks PyPI's 2.13.0, and TORCH_INDEX_URL may then be PyPI
+# for torch's own dependencies. Either way torch stays pinned, and the build fails if the torch
+# it installed is a CUDA build. Then the same install step `make run` performs (it finds torch
+# already there).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_FIND_LINKS=
+# Only behind a TLS-intercepting proxy: the CA bundle pip trusts (mounted at build time). Unset
+# unless passed, so pip keeps its own bundle.
+ARG PIP_CERT
 RUN python -m venv .venv \
-    && .venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && .venv/bin/pip install torch==2.13.0 --index-url "$TORCH_INDEX_URL" \
+        ${TORCH_FIND_LINKS:+--find-links "$TORCH_FIND_LINKS"} \
+    && .venv/bin/python -c "import sys, torch; sys.exit(torch.version.cuda is not None)" \
     && make .venv/.runtime-installed
 
 EXPOSE 8000

