@@ -79,14 +79,25 @@ export async function alignmentMarks(shown, body) {
     if (method === "threshold") request.threshold = Number($("align-threshold").value);
   }
   const gold = $("align-gold").value.trim();
-  if (gold) request.gold = gold;
   let aligned;
+  let goldProblem = null;
   try {
-    aligned = await postJson("/api/v1/align", request);
+    aligned = await postJson("/api/v1/align", gold ? { ...request, gold } : request);
   } catch (error) {
-    $("align-links").textContent = `No links: ${error.message}`;
-    showScores(null);
-    return null;
+    if (!gold) {
+      $("align-links").textContent = `No links: ${error.message}`;
+      showScores(null);
+      return null;
+    }
+    // The gold was refused (a typo, an index out of range): the links still show.
+    goldProblem = error.message;
+    try {
+      aligned = await postJson("/api/v1/align", request);
+    } catch (again) {
+      $("align-links").textContent = `No links: ${again.message}`;
+      showScores(null);
+      return null;
+    }
   }
   const block = shown.block;
   const rows = displayIndex(body.special[block.rows]);
@@ -96,7 +107,8 @@ export async function alignmentMarks(shown, body) {
     el("code", { text: aligned.pharaoh || "(none)" }),
     " (Pharaoh, source index first, special tokens not counted)",
   );
-  showScores(aligned.scores);
+  if (goldProblem) $("align-scores").textContent = `Gold not scored: ${goldProblem}`;
+  else showScores(aligned.scores);
   panel.dataset.pharaoh = aligned.pharaoh;
   return aligned.links.map(([t, s]) => [rows[t], cols[s]]);
 }

@@ -405,7 +405,7 @@ function showUnknown(unknown) {
   );
   note.hidden = parts.length === 0;
   note.textContent = parts.length
-    ? `The model does not know ${parts.join(", ")}: it read each as an unknown token, labelled as it read it.`
+    ? `The model does not know ${parts.join(", ")}: it read ${parts.length === 1 ? "it" : "each"} as an unknown token, and the labels show what it read.`
     : "";
 }
 

@@ -64,7 +64,9 @@ def test_the_alignment_of_i_love_apples_is_drawn_and_a_gold_is_scored(
 
         view.fill("#align-gold", "0-0 9-9")
         view.click("#align-score")
-        expect(view.locator("#align-links")).to_contain_text("out of range")
+        expect(view.locator("#align-scores")).to_contain_text("Gold not scored")
+        expect(view.locator("#align-scores")).to_contain_text("out of range")
+        expect(view.locator("#align-links")).to_contain_text("0-0 1-1")  # the links still show
         assert view.watch.errors == []  # type: ignore[attr-defined]
 
 
