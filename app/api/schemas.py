@@ -532,7 +532,10 @@ class AlignRequest(BaseModel):
         description=(
             "argmax: each target token to the source token it weighs most. threshold: every "
             "pair whose weight reaches `threshold`. union: argmax per target token and per "
-            "source token. shift_att (Chen et al., 2020): argmax of the step where the target "
+            "source token. grow_diag: the two argmax directions symmetrized as statistical "
+            "aligners do (Koehn et al., 2003): the links both agree on, grown to neighbouring "
+            "links of either direction whose target or source token is still unlinked. "
+            "shift_att (Chen et al., 2020): argmax of the step where the target "
             "token is the decoder's input. best: the method, layer, head and threshold that "
             "scored the lowest AER on the model's dev gold set (its card); for a model never "
             "scored, argmax over the head mean of the last-but-one decoder layer."

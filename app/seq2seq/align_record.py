@@ -48,6 +48,7 @@ METHOD_NAMES = {
     "argmax": "argmax",
     "threshold": "threshold",
     "union": "union (argmax both ways)",
+    "grow_diag": "grow-diag (both ways, symmetrized)",
     "shift_att": "shift-att",
 }
 

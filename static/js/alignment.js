@@ -11,6 +11,7 @@ const METHOD_NAMES = {
   argmax: "argmax",
   threshold: "weight ≥ threshold",
   union: "argmax both ways",
+  grow_diag: "grow-diag of both ways",
   shift_att: "shift-att",
 };
 

@@ -46,3 +46,22 @@ def test_shift_rows_reads_the_step_where_the_token_is_the_input() -> None:
     assert np.array_equal(shifted[:, 0], data[:, 1])  # "x" is the input of step 1
     assert np.array_equal(shifted[:, 1], data[:, 2])
     assert np.array_equal(shifted[:, 2], data[:, 2])  # </s>: no later step
+
+
+def test_grow_diag_keeps_agreed_links_and_grows_to_unlinked_neighbours() -> None:
+    # rows (targets) argmax: 0→0, 1→1, 2→1;  columns (sources) argmax: 0→0, 1→1, 2→2
+    matrix = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.1, 0.6, 0.3],
+            [0.1, 0.5, 0.4],
+        ],
+        dtype=np.float32,
+    )
+    # agreed: (0,0), (1,1); (2,1) from the rows and (2,2) from the columns are both next to
+    # (1,1): (2,1) joins first (target 2 unlinked), then (2,2) (source 2 still unlinked)
+    assert links(matrix, "grow_diag", 0.3) == [(0, 0), (1, 1), (2, 1), (2, 2)]
+    far = np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.2, 0.7]], dtype=np.float32)
+    # rows: 0→0, 1→0, 2→2; columns: 0→0, 1→2, 2→2. Agreed (0,0), (2,2); (1,0) neighbours
+    # (0,0) and target 1 is unlinked; (2,1) neighbours (2,2) and source 1 is unlinked
+    assert links(far, "grow_diag", 0.3) == [(0, 0), (1, 0), (2, 1), (2, 2)]

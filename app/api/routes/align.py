@@ -34,7 +34,7 @@ def chosen_setting(
         if request.layer is not None or request.head is not None or request.threshold is not None:
             raise InputError(
                 "method 'best' picks the layer, head and threshold itself: leave them out, or "
-                "name a method (argmax, threshold, union, shift_att)"
+                "name a method (argmax, threshold, union, grow_diag, shift_att)"
             )
         if recorded is not None:
             return recorded, "dev_gold"

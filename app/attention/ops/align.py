@@ -6,6 +6,10 @@ target token was translating. Links are (target index, source index) pairs.
   or none).
 - union: argmax of each row, and of each column (each source token links to the target token
   that reads it most): a two-character word like 苹果 gets both characters linked to "apples".
+- grow_diag: the two argmax directions symmetrized as statistical aligners are (Koehn et al.,
+  2003): start from the links both directions agree on, then add a link of either direction
+  next to one already kept (diagonals included) while its target or its source token has no
+  link yet. Fewer stray links than union, more than the agreement alone.
 - shift_att (Chen et al., 2020): argmax, but of the step where the target token is the
   decoder's *input* rather than the one that writes it; the decoder has seen the word then,
   and its attention shows where the word came from. The shift is made on the run, before
@@ -19,7 +23,7 @@ import numpy as np
 from app.attention.names import BlockName
 from app.attention.run import AttentionRun
 
-AlignMethod = Literal["argmax", "threshold", "union", "shift_att"]
+AlignMethod = Literal["argmax", "threshold", "union", "grow_diag", "shift_att"]
 ALIGN_METHODS: tuple[AlignMethod, ...] = get_args(AlignMethod)
 Pair = tuple[int, int]  # (target index, source index)
 
@@ -31,11 +35,36 @@ def links(matrix: np.ndarray, method: AlignMethod, threshold: float) -> list[Pai
         return []
     if method == "threshold":
         found = {(int(t), int(s)) for t, s in zip(*np.nonzero(matrix >= threshold), strict=True)}
-    else:  # argmax and shift_att (its rows are already shifted), union
+    else:  # argmax and shift_att (its rows are already shifted), union, grow_diag
         found = {(t, int(s)) for t, s in enumerate(matrix.argmax(axis=1))}
-        if method == "union":
-            found |= {(int(t), s) for s, t in enumerate(matrix.argmax(axis=0))}
+        if method in ("union", "grow_diag"):
+            backward = {(int(t), s) for s, t in enumerate(matrix.argmax(axis=0))}
+            found = found | backward if method == "union" else _grow_diag(found, backward)
     return sorted(found)
+
+
+_NEIGHBOURS = [(-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]
+
+
+def _grow_diag(forward: set[Pair], backward: set[Pair]) -> set[Pair]:
+    kept = forward & backward
+    candidates = forward | backward
+    rows = {t for t, _ in kept}
+    cols = {s for _, s in kept}
+    grew = True
+    while grew:
+        grew = False
+        for t, s in sorted(kept):
+            for dt, ds in _NEIGHBOURS:
+                link = (t + dt, s + ds)
+                if link in candidates and link not in kept and (
+                    link[0] not in rows or link[1] not in cols
+                ):
+                    kept.add(link)
+                    rows.add(link[0])
+                    cols.add(link[1])
+                    grew = True
+    return kept
 
 
 def shift_rows(run: AttentionRun, name: BlockName) -> AttentionRun:
