@@ -57,8 +57,10 @@ def _grow_diag(forward: set[Pair], backward: set[Pair]) -> set[Pair]:
         for t, s in sorted(kept):
             for dt, ds in _NEIGHBOURS:
                 link = (t + dt, s + ds)
-                if link in candidates and link not in kept and (
-                    link[0] not in rows or link[1] not in cols
+                if (
+                    link in candidates
+                    and link not in kept
+                    and (link[0] not in rows or link[1] not in cols)
                 ):
                     kept.add(link)
                     rows.add(link[0])
