@@ -31,6 +31,7 @@ from app.attention.run import AttentionRun
 from app.seq2seq.align_record import ALIGNMENT_FILE, write_alignment_record
 from app.seq2seq.card import write_card
 from app.seq2seq.checkpoint import variant_names
+from app.seq2seq.luong import SCORES
 from app.seq2seq.translator import Translator
 
 DEFAULT_GOLD = Path(__file__).resolve().parents[2] / "models" / "alignment" / "dev_gold.jsonl"
@@ -141,8 +142,10 @@ def main(argv: list[str] | None = None) -> None:
             args.model_dir, args.gold, len(pairs), best.row(), scores_table(scores)
         )
         print(f"wrote {args.model_dir / ALIGNMENT_FILE}")
+        # A Luong scorer's folder (dot/, general/, concat/) has its card in its parent.
+        scorer = args.model_dir.name in variant_names(args.model_dir.parent)
         card_folder = (
-            args.model_dir.parent if variant_names(args.model_dir.parent) else args.model_dir
+            args.model_dir.parent if scorer and args.model_dir.name in SCORES else args.model_dir
         )
         print(f"wrote {write_card(card_folder)}")
 
