@@ -2,12 +2,15 @@
 response of the same run, gold alignments are scored by Och & Ney, and bad requests get a
 422 that says what to change."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+MODELS = Path(__file__).resolve().parents[2] / "models"
 DEMO = "我爱吃苹果"
 TARGET = "I love apples"
 # (model, variant, target): the shipped translators, and tiny random-weight HF ones
@@ -154,8 +157,13 @@ def test_a_gold_alignment_is_scored_by_och_and_ney(client: TestClient) -> None:
 
 def test_best_uses_the_setting_the_model_card_records(client: TestClient) -> None:
     body = _post(client, "/api/v1/align", model="transformer-zh-en", text=DEMO, target=TARGET)
-    assert body["chosen_by"] in ("dev_gold", "default")
-    assert body["method"] in ("argmax", "threshold", "union", "shift_att")
+    record = json.loads((MODELS / "transformer-zh-en" / "alignment.json").read_text())["best"]
+    assert body["chosen_by"] == "dev_gold"
+    assert (body["method"], body["layer"], body["head"]) == (
+        record["method"],
+        record["layer"],
+        record["head"],
+    )
     generated = _post(client, "/api/v1/align", model="transformer-zh-en", text=DEMO)
     assert generated["output_text"] and generated["tokens"]["target"][0] == "I"
 
