@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEMO = "我爱吃苹果"
 TARGET = "I love apples"
 # (model, variant, target): the shipped translators, and tiny random-weight HF ones
@@ -157,7 +157,7 @@ def test_a_gold_alignment_is_scored_by_och_and_ney(client: TestClient) -> None:
 
 def test_best_uses_the_setting_the_model_card_records(client: TestClient) -> None:
     body = _post(client, "/api/v1/align", model="transformer-zh-en", text=DEMO, target=TARGET)
-    record = json.loads((MODELS / "transformer-zh-en" / "alignment.json").read_text())["best"]
+    record = json.loads((MODELS_DIR / "transformer-zh-en" / "alignment.json").read_text())["best"]
     assert body["chosen_by"] == "dev_gold"
     assert (body["method"], body["layer"], body["head"]) == (
         record["method"],
