@@ -7,14 +7,13 @@ their own gate (its own slots, so a hit never waits behind a long forward pass),
 bytes of recent responses are kept: the same request again is served as stored.
 """
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import anyio
 import anyio.to_thread
 
 from app.api.inference import ServerBusyError
+from app.attention.cache import BoundedLRU, key_bytes
 
 
 class RenderGate:
@@ -44,48 +43,14 @@ class RenderGate:
             self.limiter.release()
 
 
-class ResponseCache:
-    """Rendered response bodies, least recently used first out, bounded in bytes (the keys,
-    which hold the request's text, are counted too)."""
+class ResponseCache(BoundedLRU[bytes]):
+    """Rendered response bodies; one body may take at most a quarter of the budget."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, tuple[bytes, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = 0  # read by app/api/metrics.py
-        self.misses = 0
+        super().__init__(max_bytes, largest_entry=max_bytes // 4)
 
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[0]
-
-    def put(self, key: Hashable, body: bytes, key_bytes: int) -> None:
-        size = len(body) + key_bytes
-        if size > self.max_bytes // 4:
-            return  # one body may not push out most of the others
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._entries[key] = (body, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, (_, evicted) = self._entries.popitem(last=False)
-                self._bytes -= evicted
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    def put(self, key: Hashable, body: bytes) -> None:
+        self.put_sized(key, body, len(body) + key_bytes(key))
 
 
 class Renderer:

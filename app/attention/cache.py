@@ -8,21 +8,29 @@ run serves the overview, the focused head and every encoding. Keys are what the 
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 from app.attention.run import AttentionRun
 
+V = TypeVar("V")
 
-class RunCache:
-    def __init__(self, max_bytes: int) -> None:
+
+class BoundedLRU(Generic[V]):
+    """Least recently used out first, bounded by the bytes its entries say they hold (each
+    entry's size given by the caller, keys included). Thread-safe; counts hits and misses."""
+
+    def __init__(self, max_bytes: int, largest_entry: int | None = None) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, tuple[AttentionRun, int]] = OrderedDict()
+        # An entry bigger than this is not kept: it would push out most or all of the others.
+        self.largest_entry = max_bytes if largest_entry is None else largest_entry
+        self._entries: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
+        self.hits = 0  # read by app/api/metrics.py
         self.misses = 0
 
-    def get(self, key: Hashable, *, count_miss: bool = True) -> AttentionRun | None:
-        """The run under `key`, or None. `count_miss=False` for a first look whose miss is
+    def get(self, key: Hashable, *, count_miss: bool = True) -> V | None:
+        """The value under `key`, or None. `count_miss=False` for a first look whose miss is
         counted later, by the look that decides to compute: each request counts once."""
         with self._lock:
             entry = self._entries.get(key)
@@ -39,15 +47,14 @@ class RunCache:
         with self._lock:
             self.misses += 1
 
-    def put(self, key: Hashable, run: AttentionRun) -> None:
-        size = run.size_bytes + key_bytes(key)
-        if size > self.max_bytes:
-            return  # bigger than the whole cache: keeping it would evict everything else
+    def put_sized(self, key: Hashable, value: V, size: int) -> None:
+        if size > self.largest_entry:
+            return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
-            self._entries[key] = (run, size)
+            self._entries[key] = (value, size)
             self._bytes += size
             while self._bytes > self.max_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
@@ -59,6 +66,11 @@ class RunCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class RunCache(BoundedLRU[AttentionRun]):
+    def put(self, key: Hashable, run: AttentionRun) -> None:
+        self.put_sized(key, run, run.size_bytes + key_bytes(key))
 
 
 def key_bytes(key: object) -> int:

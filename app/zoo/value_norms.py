@@ -7,7 +7,7 @@ hook on the model's value projection, exactly as the model computed it; W_O^h is
 the output projection's weight.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,10 +62,12 @@ ValueSites = Mapping[BlockName, ValueSite]
 
 @contextmanager
 def reading_batch_value_norms(
-    sites: ValueSites | None, lengths: list[int]
+    sites: ValueSites | None, lengths: Sequence[int | None]
 ) -> Iterator[list[dict[BlockName, np.ndarray]]]:
-    """As reading_value_norms, for a right-padded batch: one dict per sequence, each norm
-    cut to that sequence's own `lengths[b]` keys."""
+    """Yield one dict per sequence of the batch the `with` body runs through the model once;
+    afterwards each holds that sequence's norms for every block, cut to its own `lengths[b]`
+    keys (None: all of them). With no sites (a model whose value path is not known) they stay
+    empty."""
     per_sequence: list[dict[BlockName, np.ndarray]] = [{} for _ in lengths]
     if not sites:
         yield per_sequence
@@ -83,21 +85,9 @@ def reading_batch_value_norms(
 
 @contextmanager
 def reading_value_norms(sites: ValueSites | None) -> Iterator[dict[BlockName, np.ndarray]]:
-    """Yield a dict that, after the `with` body ran the model once, holds each block's norms.
-
-    With no sites (a model whose value path is not known) it stays empty.
-    """
-    norms: dict[BlockName, np.ndarray] = {}
-    if not sites:
-        yield norms
-        return
-    modules = {str(name): site.projection for name, site in sites.items()}
-    with capture_calls(modules) as seen:
-        yield norms
-    for name, site in sites.items():
-        call = seen.get(str(name))
-        if call is not None:
-            norms[name] = site.norms(call.output)
+    """The norms of a one-sequence run, as reading_batch_value_norms."""
+    with reading_batch_value_norms(sites, [None]) as per_sequence:
+        yield per_sequence[0]
 
 
 def _linear_in_out(module: Any) -> torch.Tensor:

@@ -3,10 +3,7 @@ hang up get no work done, heavy JSON is refused before it is encoded, renders ar
 and /healthz stays quick throughout. Loops are bounded in count and time."""
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import server_process
 
 WORDS = "the old lighthouse keeper counted ships while the gulls argued over bread".split()
 
@@ -36,30 +33,9 @@ def _rss_bytes(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
-    port = free_port()
     # Hundreds of requests from one address: the fairness, not the rate limit, is under test.
-    env = {**os.environ, "ATTN_ENABLED_MODELS": '["minilm"]', "ATTN_RATE_LIMIT": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.2)
-    yield url, process.pid
-    process.terminate()
-    process.wait(timeout=20)
+    with server_process({"ATTN_ENABLED_MODELS": '["minilm"]', "ATTN_RATE_LIMIT": ""}) as running:
+        yield running
 
 
 def _send_and_hang_up(url: str, path: str, body: dict[str, object]) -> None:

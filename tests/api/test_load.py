@@ -1,9 +1,6 @@
 """A bounded load test on loopback: 16 concurrent clients, 400 requests, no errors, and the
 server's memory stays bounded (its run cache is capped in bytes)."""
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import server_process
 
 CLIENTS = 16
 REQUESTS = 400
@@ -38,43 +35,13 @@ def _rss_bytes(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
-    port = free_port()
     env = {
-        **os.environ,
         "ATTN_ENABLED_MODELS": '["minilm"]',
         "ATTN_CACHE_BYTES": str(CACHE_BYTES),
         "ATTN_RATE_LIMIT": "",  # 400 requests from one address: the load, not the limit
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError("the load-test server did not start")
-        time.sleep(0.2)
-    yield url, process.pid
-    process.terminate()
-    process.wait(timeout=20)
+    with server_process(env) as running:
+        yield running
 
 
 def test_sixteen_clients_four_hundred_requests_no_errors_bounded_memory(

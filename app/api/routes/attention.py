@@ -182,12 +182,14 @@ async def checked_run(
     shared: SharedRunCache | None,
     gate: InferenceGate,
     batcher: Batcher | None = None,
+    checked: tuple[RunKey, int] | None = None,
 ) -> tuple[AttentionRun, CacheStatus]:
     """The checks every attention request passes, then its run: from the local cache, the
     shared one, or computed on the inference gate (batched with other texts for the same
     encoder when a batcher is given) and then kept in both. Returns the run and where it
-    came from."""
-    key, budget = checked_key(request, options, adapter, registry, settings)
+    came from. `checked`: what checked_key already returned for this request (it tokenizes
+    the text: not twice)."""
+    key, budget = checked or checked_key(request, options, adapter, registry, settings)
 
     # A miss is counted once, below, when it costs a forward pass.
     run = cache.get(key, count_miss=False)
@@ -279,13 +281,13 @@ async def attention(
 ) -> Response:
     adapter = registry.get(request.model)
     options = request_options(request)
-    run_key, _ = checked_key(request, options, adapter, registry, settings)
-    stored_key = response_key(request, run_key)
+    checked = checked_key(request, options, adapter, registry, settings)
+    stored_key = response_key(request, checked[0])
     stored = renderer.cache.get(stored_key)
     if stored is not None:
         return Response(stored, media_type="application/json", headers=cache_headers("local"))
     run, cache_status = await checked_run(
-        request, options, adapter, registry, settings, cache, shared, gate, batcher
+        request, options, adapter, registry, settings, cache, shared, gate, batcher, checked
     )
     weights = response_weights(run, options, request.layers, request.heads, request.max_size)
     check_response_weights(weights, settings)
@@ -306,6 +308,5 @@ async def attention(
 
     body = await rendered(gate, renderer, run, render)
     if not run.computed:  # a computed run is long: its responses are not worth keeping
-        key_bytes = len(request.text) * 4 + len(request.target or "") * 4
-        renderer.cache.put(stored_key, body, key_bytes)
+        renderer.cache.put(stored_key, body)
     return Response(body, media_type="application/json", headers=cache_headers(cache_status))
