@@ -51,6 +51,23 @@ def _send_and_hang_up(url: str, path: str, body: dict[str, object]) -> None:
     # closed here, unread
 
 
+def _abandoned(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("attn_requests_abandoned_total "):
+            return float(line.split()[1])
+    raise AssertionError("/metrics has no attn_requests_abandoned_total")
+
+
+def _wait_until_noticed(client: httpx.Client, before: float, count: int) -> None:
+    """Until the server has seen all but two of `count` clients leave (at most 15 s; one whose
+    answer was already written when it left is not abandoned). A fixed sleep is too short on
+    a busy machine; what is under test is what happens once the server has noticed."""
+    deadline = time.monotonic() + 15
+    while _abandoned(client) < before + count - 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _abandoned(client) >= before + count - 2, "the server did not notice the hang-ups"
+
+
 def _timed_post(client: httpx.Client, path: str, body: dict[str, object]) -> float:
     start = time.perf_counter()
     response = client.post(path, json=body, timeout=60)
@@ -62,11 +79,12 @@ def test_clients_that_hang_up_get_no_work_done(server: tuple[str, int]) -> None:
     url, _ = server
     with httpx.Client(base_url=url) as client:
         _timed_post(client, "/api/v1/attention", {"model": "minilm", "text": "warm up"})
+        before = _abandoned(client)
         for seed in range(20):
             _send_and_hang_up(
                 url, "/api/v1/attention", {"model": "minilm", "text": _long_text(seed)}
             )
-        time.sleep(0.3)  # the server notices the closed sockets
+        _wait_until_noticed(client, before, 20)
         short = {"model": "minilm", "text": "the next user asks about thirty tokens " * 3}
         waited = _timed_post(client, "/api/v1/attention", {**short, "encoding": "uint8"})
         assert waited < 1.0, f"the next user waited {waited:.2f} s"
@@ -92,10 +110,10 @@ def test_abandoned_lessons_do_not_hold_up_the_next_request(server: tuple[str, in
     lesson = {"kind": "parametric", "n_train": 500, "epochs": 100}
     with httpx.Client(base_url=url) as client:
         alone = _timed_post(client, "/api/v1/kernel-regression", lesson)  # a valid request
-    for _ in range(170):
-        _send_and_hang_up(url, "/api/v1/kernel-regression", lesson)
-    time.sleep(0.3)
-    with httpx.Client(base_url=url) as client:
+        before = _abandoned(client)
+        for _ in range(170):
+            _send_and_hang_up(url, "/api/v1/kernel-regression", lesson)
+        _wait_until_noticed(client, before, 170)
         waited = _timed_post(client, "/api/v1/attention", {"model": "minilm", "text": "and now?"})
     assert waited < 2.0, f"the next request waited {waited:.2f} s (one lesson: {alone:.2f} s)"
 
