@@ -45,16 +45,19 @@ class ValueSite:
         return self.out_weight.shape[0] // self.head_dim
 
     @torch.no_grad()
-    def norms(self, projected: torch.Tensor) -> np.ndarray:
-        """(heads, keys) float32 ||f_h(x_j)|| from the projection's output (1, keys, width)."""
-        values = projected[0] if self.columns is None else projected[0, :, self.columns]
-        keys = values.shape[0]
-        kv_heads = values.shape[1] // self.head_dim
-        per_head = values.double().reshape(keys, kv_heads, self.head_dim).transpose(0, 1)
+    def norms(self, projected: torch.Tensor, lengths: Sequence[int | None]) -> list[np.ndarray]:
+        """For each sequence b of the batch, (heads, lengths[b]) float32 ||f_h(x_j)||, from
+        the projection's output (batch, keys, width). The whole batch is one product: per
+        sequence, the small operations' overhead cost a third of a 16-text batch's time."""
+        values = projected if self.columns is None else projected[..., self.columns]
+        batch, keys, width = values.shape
+        kv_heads = width // self.head_dim
+        per_head = values.double().reshape(batch, keys, kv_heads, self.head_dim).transpose(1, 2)
         # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
-        per_head = per_head.repeat_interleave(self.heads // kv_heads, dim=0)  # (H, K, d)
-        squared = (torch.bmm(per_head, self.gram) * per_head).sum(dim=-1)  # (H, K): v G vᵀ
-        return squared.clamp_min(0).sqrt().float().numpy()
+        per_head = per_head.repeat_interleave(self.heads // kv_heads, dim=1)  # (B, H, K, d)
+        squared = (torch.matmul(per_head, self.gram) * per_head).sum(dim=-1)  # (B, H, K): v G vᵀ
+        sizes = squared.clamp_min(0).sqrt().float().numpy()
+        return [np.ascontiguousarray(sizes[row, :, :length]) for row, length in enumerate(lengths)]
 
 
 ValueSites = Mapping[BlockName, ValueSite]
@@ -79,8 +82,8 @@ def reading_batch_value_norms(
         call = seen.get(str(name))
         if call is None:
             continue
-        for row, length in enumerate(lengths):
-            per_sequence[row][name] = site.norms(call.output[row : row + 1, :length])
+        for row, norms in enumerate(site.norms(call.output, lengths)):
+            per_sequence[row][name] = norms
 
 
 @contextmanager
