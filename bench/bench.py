@@ -15,6 +15,7 @@ For each model and input length n it measures, on this machine:
 """
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -22,7 +23,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import torch
 
@@ -313,6 +314,7 @@ def distinct_text(i: int) -> str:
 class ThroughputRow:
     model: str
     bare_rate: float  # forward passes a second, back to back, one text at a time
+    batch_rate: float  # texts a second through run_batch, 16 at a time, no server
     rate: float  # requests a second, THROUGHPUT_CLIENTS clients
     p50: float  # ms, request latency
     p95: float
@@ -321,7 +323,8 @@ class ThroughputRow:
 
 
 def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
-    """16 clients (threads with a keep-alive connection each) send 400 distinct 20-30-token
+    """16 clients (keep-alive connections of one aiohttp event loop, so that the load
+    generator takes little of the 2 cores the server needs) send 400 distinct 20-30-token
     texts (uint8, new runs) as fast as answers come; the bare rate is the same 400 texts'
     forward passes back to back in this process, measured just before (server idle)."""
     texts = [distinct_text(offset + i) for i in range(THROUGHPUT_REQUESTS)]
@@ -331,52 +334,67 @@ def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
     for forward in forwards:
         forward()
     bare_rate = len(forwards) / (time.perf_counter() - start)
+    # The ceiling of batching: the server's own batched runs (16 texts a pass, value norms
+    # and slicing included), back to back, with no HTTP at all.
+    adapter.run_batch(texts[:THROUGHPUT_CLIENTS])
+    start = time.perf_counter()
+    for first in range(0, len(texts), THROUGHPUT_CLIENTS):
+        adapter.run_batch(texts[first : first + THROUGHPUT_CLIENTS])
+    batch_rate = len(texts) / (time.perf_counter() - start)
+    # Warm up: the server's first batches of each size and length are slow (allocations).
+    warm_up = [distinct_text(offset + THROUGHPUT_REQUESTS + i) for i in range(64)]
+    asyncio.run(_load(url, adapter.info.id, warm_up))
+    rate, latencies, errors = asyncio.run(_load(url, adapter.info.id, texts))
+    cuts = statistics.quantiles(latencies, n=100)
+    return ThroughputRow(
+        adapter.info.id, bare_rate, batch_rate, rate, cuts[49], cuts[94], cuts[98], errors
+    )
 
+
+async def _load(url: str, model_id: str, texts: list[str]) -> tuple[float, list[float], int]:
+    """Requests a second, latencies (ms) and errors of THROUGHPUT_CLIENTS clients that share
+    out `texts`, each sending its next one when its answer has come."""
+    queue = iter(texts)
     latencies: list[float] = []
     errors = 0
-    queue = iter(texts)
-    lock = threading.Lock()
 
-    def client_loop() -> None:
+    async def client() -> None:
         nonlocal errors
-        with httpx.Client(base_url=url, timeout=120) as client:
-            while True:
-                with lock:
-                    text = next(queue, None)
-                if text is None:
-                    return
-                body = {"model": adapter.info.id, "text": text, "encoding": "uint8"}
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(url, timeout=timeout) as session:
+            for text in queue:
+                body = {"model": model_id, "text": text, "encoding": "uint8"}
                 began = time.perf_counter()
                 try:
-                    ok = client.post("/api/v1/attention", json=body).status_code == 200
-                except httpx.HTTPError:
+                    async with session.post("/api/v1/attention", json=body) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except aiohttp.ClientError:
                     ok = False
-                with lock:
-                    latencies.append((time.perf_counter() - began) * 1000)
-                    errors += not ok
+                latencies.append((time.perf_counter() - began) * 1000)
+                errors += not ok
 
-    threads = [threading.Thread(target=client_loop) for _ in range(THROUGHPUT_CLIENTS)]
     start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    rate = len(texts) / (time.perf_counter() - start)
-    cuts = statistics.quantiles(latencies, n=100)
-    return ThroughputRow(adapter.info.id, bare_rate, rate, cuts[49], cuts[94], cuts[98], errors)
+    await asyncio.gather(*(client() for _ in range(THROUGHPUT_CLIENTS)))
+    return len(texts) / (time.perf_counter() - start), latencies, errors
 
 
 def print_throughput(rows: list[ThroughputRow]) -> None:
     print(
         f"\nThroughput: {THROUGHPUT_CLIENTS} clients, {THROUGHPUT_REQUESTS} distinct 20-30-token "
         "texts (uint8, every one a new run), against the same texts' bare forward passes back "
-        "to back.\n"
+        f"to back, and their runs in batches of {THROUGHPUT_CLIENTS} without a server.\n"
     )
-    print("| model | bare forward /s | served /s (×bare) | p50 ms | p95 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| model | bare forward /s | batched runs /s (×bare) | served /s (×bare) "
+        "| p50 ms | p95 ms | p99 ms | errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r.model} | {r.bare_rate:.1f} | {r.rate:.1f} ({r.rate / r.bare_rate:.2f}) "
+            f"| {r.model} | {r.bare_rate:.1f} "
+            f"| {r.batch_rate:.1f} ({r.batch_rate / r.bare_rate:.2f}) "
+            f"| {r.rate:.1f} ({r.rate / r.bare_rate:.2f}) "
             f"| {r.p50:.0f} | {r.p95:.0f} | {r.p99:.0f} | {r.errors} |"
         )
 
