@@ -2,10 +2,11 @@
 
 import importlib.util
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from app.attention import words
+from app.attention.cache import BoundedLRU, key_bytes
 from app.settings import Settings
 from app.zoo.base import Example, ModelAdapter, ModelInfo
 from app.zoo.gguf import dequantized_folder
@@ -29,6 +30,19 @@ class UnknownModelError(LookupError):
 class Registry:
     def __init__(self, adapters: dict[str, ModelAdapter]) -> None:
         self._adapters = adapters
+        # Texts seen lately and what each model read of them (keys counted in bytes)
+        self._reading_keys: BoundedLRU[Hashable] = BoundedLRU(16 * 2**20)
+
+    def reading_key(self, model_id: str, text: str, variant: str | None) -> Hashable:
+        """The model's `reading_key` of `text`, remembered: tokenizing a 30-token text costs
+        about a sixth of a whole cache hit, and the same text comes again and again (a class
+        on one example, a page changing options). A text the model refuses is not kept."""
+        remembered = (model_id, variant, text)
+        key = self._reading_keys.get(remembered)
+        if key is None:
+            key = self.get(model_id).reading_key(text, variant)
+            self._reading_keys.put_sized(remembered, key, key_bytes(remembered) + key_bytes(key))
+        return key
 
     def get(self, model_id: str) -> ModelAdapter:
         try:

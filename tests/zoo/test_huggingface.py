@@ -10,7 +10,7 @@ from app.attention.names import BlockName
 from app.zoo.base import Example, ModelInfo
 from app.zoo.hf_tokens import display_token
 from app.zoo.huggingface import HuggingFaceAdapter
-from app.zoo.registry import package_folder
+from app.zoo.registry import Registry, package_folder
 from tests.tiny_models import FAMILY
 
 TEXT = "the cat sat on the mat"
@@ -152,3 +152,26 @@ def test_display_tokens_drop_subword_markers() -> None:
     assert not any(token.startswith("##") for token in shown)
     assert shown[0] == "[CLS]" and shown[-1] == "[SEP]"
     assert "".join(shown[1:-1]) == "unbelievablytired"
+
+
+def test_the_registry_remembers_what_a_model_read_of_a_text(
+    adapters: dict[str, HuggingFaceAdapter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = adapters["bert"]
+    registry = Registry({"bert": adapter})
+    calls: list[str] = []
+    read = adapter.reading_key
+
+    def counted(text: str, variant: str | None = None) -> object:
+        calls.append(text)
+        return read(text, variant)
+
+    monkeypatch.setattr(adapter, "reading_key", counted)
+    first = registry.reading_key("bert", TEXT, None)
+    assert registry.reading_key("bert", TEXT, None) == first == read(TEXT)
+    assert calls == [TEXT]  # tokenized once
+    too_long = " ".join(["cat"] * 80)
+    for _ in range(2):  # a refused text is refused every time, never remembered
+        with pytest.raises(InputError, match="at most 64"):
+            registry.reading_key("bert", too_long, None)
+    assert calls == [TEXT, too_long, too_long]

@@ -155,7 +155,7 @@ def checked_key(
     budget = new_token_budget(request.max_new_tokens, settings)
     variant = request.variant or adapter.info.default_variant
     generates = request.target is None and adapter.info.family != "encoder"
-    reading = adapter.reading_key(request.text, request.variant)
+    reading = registry.reading_key(adapter.info.id, request.text, request.variant)
     key = (adapter.info.id, variant, reading, request.target, budget if generates else None)
     return key, budget
 
