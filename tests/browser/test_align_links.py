@@ -20,8 +20,10 @@ def _link(live_server: str, layer: int) -> str:
     return f"{live_server}/?{urlencode(view)}"
 
 
-def _server_links(live_server: str, layer: int) -> list[list[int]]:
-    body = {**DEMO, "method": "argmax", "layer": layer}
+def _server_links(live_server: str, layer: int | None = None) -> list[list[int]]:
+    """argmax over the head mean of `layer`, or with no layer the model's best setting (the
+    API's default method, and the page's)."""
+    body = {**DEMO} if layer is None else {**DEMO, "method": "argmax", "layer": layer}
     response = httpx.post(f"{live_server}/api/v1/align", json=body, timeout=30)
     assert response.status_code == 200, response.text
     links: list[list[int]] = response.json()["links"]
@@ -45,7 +47,12 @@ def test_the_alignment_of_i_love_apples_is_drawn_and_a_gold_is_scored(
     page: Page, live_server: str
 ) -> None:
     with opened(page, _link(live_server, 1)) as view:
-        expect(view.locator("#align-links")).to_contain_text("0-0 1-1")
+        # At first the links of the model's best setting (recorded from its dev gold set)
+        expect(view.locator("#align-links")).to_contain_text("dev gold set")
+        best = _server_links(live_server)
+        assert sorted(_drawn(view)["lines"]) == sorted(best)
+        view.select_option("#align-method", "argmax")
+        expect(view.locator("#align-links")).to_contain_text("argmax, layer 1")
         expected = _server_links(live_server, 1)
         # special tokens kept on the heatmap: </s> ends both lists, so indices agree
         drawn = _drawn(view)
@@ -74,7 +81,8 @@ def test_alignment_follows_the_layer_and_hides_off_cross_attention(
     page: Page, live_server: str
 ) -> None:
     with opened(page, _link(live_server, 0)) as view:
-        expect(view.locator("#align-links")).to_contain_text("layer 0")
+        view.select_option("#align-method", "argmax")
+        expect(view.locator("#align-links")).to_contain_text("argmax, layer 0")
         assert sorted(_drawn(view)["lines"]) == sorted(_server_links(live_server, 0))
         view.select_option("#layer", "2")
         expect(view.locator("#align-links")).to_contain_text("layer 2")
