@@ -216,10 +216,17 @@ class KeepAlive:
         self.connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=300)
 
     def post(self, path: str, body: dict[str, object]) -> bytes:
-        self.connection.request(
-            "POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"}
-        )
-        response = self.connection.getresponse()
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        try:
+            self.connection.request("POST", path, payload, headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes a connection idle for 5 s (uvicorn's keep-alive timeout), as
+            # it is while the bench times long bare forwards: connect again, once.
+            self.connection.close()
+            self.connection.request("POST", path, payload, headers)
+            response = self.connection.getresponse()
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
