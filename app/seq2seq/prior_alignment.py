@@ -8,7 +8,7 @@ This module supplies those links: eflomal (Östling and Tiedemann, 2016; PyPI
 `eflomal`, the `train` extra) aligns every pair exactly as the models tokenize it
 (Chinese: one token per character; English: the truecased training target tokens), in
 both directions, and the two directions are symmetrized with grow-diag-final-and
-(Koehn et al., 2005), written here.
+(Koehn et al., 2005): the grow-diag of app/attention/ops/align.py, then "final-and".
 
 Links are (i, j) pairs: Chinese token i, English token j, both 0-based over the tokens
 without specials. The result is cached as JSON lines (one pair per line, keyed by its
@@ -22,13 +22,14 @@ import hashlib
 import json
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from app.attention.ops.align import grow_diag
+from app.attention.pharaoh import format_links
 
 Link = tuple[int, int]  # (Chinese index, English index)
 TokenPair = tuple[Sequence[str], Sequence[str]]  # (Chinese tokens, English tokens)
-
-NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
 def parse_pharaoh(line: str) -> set[Link]:
@@ -41,41 +42,19 @@ def parse_pharaoh(line: str) -> set[Link]:
     return links
 
 
-def format_pharaoh(links: Iterable[Link]) -> str:
-    return " ".join(f"{i}-{j}" for i, j in sorted(links))
-
-
 def grow_diag_final_and(forward: set[Link], reverse: set[Link]) -> set[Link]:
-    """Symmetrize two directional alignments (both as (source, target) links).
-
-    Start from the intersection; grow it with union links next to (including
-    diagonally) an existing link whose source or target word is still unaligned; then
-    add the remaining union links of each direction whose source AND target word are
-    both unaligned ("final-and")."""
-    union = forward | reverse
-    alignment = forward & reverse
+    """Symmetrize two directional alignments (both as (source, target) links): grow-diag,
+    then add the remaining links of each direction whose source AND target word are both
+    unaligned ("final-and")."""
+    alignment = grow_diag(forward, reverse)
     aligned_source = {i for i, _ in alignment}
     aligned_target = {j for _, j in alignment}
-
-    def add(link: Link) -> None:
-        alignment.add(link)
-        aligned_source.add(link[0])
-        aligned_target.add(link[1])
-
-    grew = True
-    while grew:
-        grew = False
-        for i, j in sorted(alignment):
-            for di, dj in NEIGHBOURS:
-                candidate = (i + di, j + dj)
-                unaligned = candidate[0] not in aligned_source or candidate[1] not in aligned_target
-                if candidate in union and candidate not in alignment and unaligned:
-                    add(candidate)
-                    grew = True
     for direction in (forward, reverse):
         for link in sorted(direction):
             if link[0] not in aligned_source and link[1] not in aligned_target:
-                add(link)
+                alignment.add(link)
+                aligned_source.add(link[0])
+                aligned_target.add(link[1])
     return alignment
 
 
@@ -134,7 +113,7 @@ def prior_alignments(
         cache.parent.mkdir(parents=True, exist_ok=True)
         with cache.open("w", encoding="utf-8") as out:
             for key, (fwd, rev) in stored.items():
-                row = {"key": key, "forward": format_pharaoh(fwd), "reverse": format_pharaoh(rev)}
+                row = {"key": key, "forward": format_links(fwd), "reverse": format_links(rev)}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return [symmetrize(*stored[key]) for key in keys]
 

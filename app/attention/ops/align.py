@@ -39,14 +39,17 @@ def links(matrix: np.ndarray, method: AlignMethod, threshold: float) -> list[Pai
         found = {(t, int(s)) for t, s in enumerate(matrix.argmax(axis=1))}
         if method in ("union", "grow_diag"):
             backward = {(int(t), s) for s, t in enumerate(matrix.argmax(axis=0))}
-            found = found | backward if method == "union" else _grow_diag(found, backward)
+            found = found | backward if method == "union" else grow_diag(found, backward)
     return sorted(found)
 
 
 _NEIGHBOURS = [(-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]
 
 
-def _grow_diag(forward: set[Pair], backward: set[Pair]) -> set[Pair]:
+def grow_diag(forward: set[Pair], backward: set[Pair]) -> set[Pair]:
+    """The links both directions agree on, grown by links of either direction next to one
+    (diagonals included) whose row or column is still unlinked (Koehn et al., 2003). Either
+    orientation of the pairs, (target, source) or (source, target), gives the same links."""
     kept = forward & backward
     candidates = forward | backward
     rows = {t for t, _ in kept}
