@@ -14,6 +14,7 @@ refused or abandoned (app/api/outcomes.py tells what became of each request).
 """
 
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -26,7 +27,7 @@ from app.api.batching import Batcher
 from app.api.inference import InferenceGate
 from app.api.outcomes import RequestOutcomes
 from app.api.rendering import ResponseCache
-from app.attention.cache import RunCache
+from app.attention.cache import BoundedLRU, RunCache
 
 METRICS_PATH = "/metrics"
 
@@ -133,7 +134,7 @@ class StateCollector(Collector):
         self.responses = responses
 
     def collect(self) -> Iterable[Metric]:
-        gate, cache = self.gate, self.cache
+        gate = self.gate
         yield GaugeMetricFamily(
             "attn_inference_queue_waiting",
             "Requests waiting for a slot of the inference gate.",
@@ -157,52 +158,43 @@ class StateCollector(Collector):
             "Texts those passes ran: divided by attn_batches_total, the mean batch size.",
             value=self.batcher.texts,
         )
-        # Counters: they only grow, so rate() gives hits per second.
-        yield CounterMetricFamily(
-            "attn_run_cache_hits",
-            "Requests whose model run came from the run cache.",
-            value=cache.hits,
+        yield from _lru_families(
+            "attn_run_cache",
+            self.cache,
+            hits="Requests whose model run came from the run cache.",
+            misses="Requests that had to run their model (a forward pass).",
+            entries="Model runs held in the run cache.",
+            held="Bytes of model runs held in the run cache.",
+            capacity="The run cache's capacity in bytes.",
         )
-        yield CounterMetricFamily(
-            "attn_run_cache_misses",
-            "Requests that had to run their model (a forward pass).",
-            value=cache.misses,
+        yield from _lru_families(
+            "attn_response_cache",
+            self.responses,
+            hits="Requests answered with the stored bytes of an identical earlier response.",
+            misses="Requests whose response was not stored (they go on to the run cache).",
+            entries="Responses stored.",
+            held="Bytes of stored responses and their keys.",
+            capacity="The response cache's capacity in bytes.",
         )
-        yield GaugeMetricFamily(
-            "attn_run_cache_entries", "Model runs held in the run cache.", value=len(cache)
-        )
-        yield GaugeMetricFamily(
-            "attn_run_cache_bytes",
-            "Bytes of model runs held in the run cache.",
-            value=cache.size_bytes,
-        )
-        yield GaugeMetricFamily(
-            "attn_run_cache_max_bytes", "The run cache's capacity in bytes.", value=cache.max_bytes
-        )
-        responses = self.responses
-        yield CounterMetricFamily(
-            "attn_response_cache_hits",
-            "Requests answered with the stored bytes of an identical earlier response.",
-            value=responses.hits,
-        )
-        yield CounterMetricFamily(
-            "attn_response_cache_misses",
-            "Requests whose response was not stored (they go on to the run cache).",
-            value=responses.misses,
-        )
-        yield GaugeMetricFamily(
-            "attn_response_cache_entries", "Responses stored.", value=len(responses)
-        )
-        yield GaugeMetricFamily(
-            "attn_response_cache_bytes",
-            "Bytes of stored responses and their keys.",
-            value=responses.size_bytes,
-        )
-        yield GaugeMetricFamily(
-            "attn_response_cache_max_bytes",
-            "The response cache's capacity in bytes.",
-            value=responses.max_bytes,
-        )
+
+
+def _lru_families(
+    prefix: str,
+    cache: BoundedLRU[Any],
+    *,
+    hits: str,
+    misses: str,
+    entries: str,
+    held: str,
+    capacity: str,
+) -> Iterable[Metric]:
+    """A bounded LRU's figures. Hits and misses are counters (rate() gives them per second);
+    the rest gauges."""
+    yield CounterMetricFamily(f"{prefix}_hits", hits, value=cache.hits)
+    yield CounterMetricFamily(f"{prefix}_misses", misses, value=cache.misses)
+    yield GaugeMetricFamily(f"{prefix}_entries", entries, value=len(cache))
+    yield GaugeMetricFamily(f"{prefix}_bytes", held, value=cache.size_bytes)
+    yield GaugeMetricFamily(f"{prefix}_max_bytes", capacity, value=cache.max_bytes)
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
