@@ -74,6 +74,14 @@ def serving(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def rss_bytes(pid: int) -> int:
+    """A live server's resident memory now, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
 @contextmanager
 def server_process(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """The app in a uvicorn process of its own on a free loopback port, with `env` added to

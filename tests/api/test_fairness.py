@@ -8,12 +8,11 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import server_process
+from tests.conftest import rss_bytes, server_process
 
 WORDS = "the old lighthouse keeper counted ships while the gulls argued over bread".split()
 
@@ -22,13 +21,6 @@ def _long_text(seed: int, words: int = 380) -> str:
     """About 500 MiniLM tokens (with [CLS] and [SEP]), distinct for each seed."""
     body = " ".join(WORDS[(seed + i) % len(WORDS)] for i in range(words))
     return f"story {seed}: {body}"
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +114,7 @@ def test_heavy_json_in_parallel_is_refused_and_healthz_stays_quick(
     server: tuple[str, int],
 ) -> None:
     url, pid = server
-    peak = _rss_bytes(pid)
+    peak = rss_bytes(pid)
     health: list[float] = []
     done = threading.Event()
 
@@ -150,7 +142,7 @@ def test_heavy_json_in_parallel_is_refused_and_healthz_stays_quick(
         with ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(heavy, seed) for seed in range(8)]
             while not all(f.done() for f in futures):
-                peak = max(peak, _rss_bytes(pid))
+                peak = max(peak, rss_bytes(pid))
                 time.sleep(0.05)
             results = [f.result() for f in futures]
     finally:

@@ -4,12 +4,11 @@ server's memory stays bounded (its run cache is capped in bytes)."""
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import server_process
+from tests.conftest import rss_bytes, server_process
 
 CLIENTS = 16
 REQUESTS = 400
@@ -24,13 +23,6 @@ def _sentence(i: int) -> str:
     # 60 distinct sentences of 8-20 words: a mix of cache misses and hits, as real traffic.
     n = 8 + i % 13
     return " ".join(WORDS[(i + j) % len(WORDS)] for j in range(n)) + f" number {i % 60}"
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +43,7 @@ def test_sixteen_clients_four_hundred_requests_no_errors_bounded_memory(
     with httpx.Client(timeout=60) as warm:
         for i in range(5):
             warm.post(f"{url}/api/v1/attention", json={"model": "minilm", "text": _sentence(i)})
-    baseline = _rss_bytes(pid)
+    baseline = rss_bytes(pid)
     peak = baseline
 
     def one_client(client_index: int) -> list[int]:
@@ -72,7 +64,7 @@ def test_sixteen_clients_four_hundred_requests_no_errors_bounded_memory(
     with ThreadPoolExecutor(CLIENTS) as pool:
         futures = [pool.submit(one_client, c) for c in range(CLIENTS)]
         while not all(f.done() for f in futures):
-            peak = max(peak, _rss_bytes(pid))
+            peak = max(peak, rss_bytes(pid))
             time.sleep(0.05)
         statuses = [s for f in futures for s in f.result()]
 
