@@ -34,12 +34,14 @@ class ValueSite:
     out_weight: torch.Tensor  # (heads * head_dim, d_model): W_O, from head outputs to the model
     head_dim: int
     columns: slice | None = None  # the value columns of a fused q/k/v projection (GPT-2)
-    # (heads, head_dim, head_dim) W_O^h W_O^hᵀ in float64: ||v W_O^h||² = v G_h vᵀ
+    # (heads, head_dim, head_dim) W_O^h W_O^hᵀ: ||v W_O^h||² = v G_h vᵀ. Made in float64, kept
+    # in float32: G_h is well conditioned (MiniLM ≤ 15, SmolLM2 ≤ 152), so the float32 norms
+    # are within 2e-7 of float64 ones, and a batch's norms cost 1.3 ms instead of 18.
     gram: torch.Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         per_head = self.out_weight.detach().double().reshape(self.heads, self.head_dim, -1)
-        object.__setattr__(self, "gram", per_head @ per_head.transpose(1, 2))
+        object.__setattr__(self, "gram", (per_head @ per_head.transpose(1, 2)).float())
 
     @property
     def heads(self) -> int:
@@ -88,13 +90,14 @@ def _norms(calls: list[_Call], lengths: Sequence[int | None]) -> dict[BlockName,
     found: dict[BlockName, list[np.ndarray]] = {}
     for (heads, head_dim, (batch, keys, width)), members in groups.items():
         kv_heads = width // head_dim
-        values = torch.stack([values for _, _, values in members]).double()  # (S, B, K, W)
+        values = torch.stack([values for _, _, values in members]).float()  # (S, B, K, W)
         per_head = values.reshape(len(members), batch, keys, kv_heads, head_dim).transpose(2, 3)
-        # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
-        per_head = per_head.repeat_interleave(heads // kv_heads, dim=2)  # (S, B, H, K, d)
+        if kv_heads != heads:
+            # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
+            per_head = per_head.repeat_interleave(heads // kv_heads, dim=2)  # (S, B, H, K, d)
         gram = torch.stack([site.gram for _, site, _ in members]).unsqueeze(1)  # (S, 1, H, d, d)
         squared = (torch.matmul(per_head, gram) * per_head).sum(dim=-1)  # (S, B, H, K): v G vᵀ
-        sizes = squared.clamp_min(0).sqrt().float().numpy()
+        sizes = squared.clamp_min(0).sqrt().numpy()
         for i, (name, _, _) in enumerate(members):
             found[name] = [
                 np.ascontiguousarray(sizes[i, row, :, :length])
