@@ -1,5 +1,6 @@
 """Adapter for any local Hugging Face model folder: encoder, decoder or encoder-decoder."""
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
@@ -27,7 +28,7 @@ from app.attention.names import (
     decoder_self_attention,
     encoder_self_attention,
 )
-from app.attention.run import AttentionRun, ComputedBlocks
+from app.attention.run import AttentionRun, ComputedBlocks, TokenList
 from app.attention.steps import HeadInternals
 from app.zoo.base import (
     Family,
@@ -158,6 +159,15 @@ class HuggingFaceAdapter(ModelAdapter):
         # The attention kernel is a setting of the shared model object: whoever switches it
         # holds this lock until the model is back on eager (see _kernel).
         self._kernel_lock = threading.Lock()
+        # An encoder's text is read once: a request's cache key reads it on the event loop,
+        # and its run, a moment later on a gate thread, reuses the reading (lru_cache is
+        # thread-safe). Encoders only: their texts are short (≤ 512 tokens, so 64 readings
+        # stay within a few MB), and only they run batches of other requests' texts.
+        self._read: Callable[[str], tuple[Segment, TokenList]] = (
+            functools.lru_cache(maxsize=64)(self._read_text)
+            if info.family == "encoder"
+            else self._read_text
+        )
 
     @classmethod
     def from_folder(cls, path: Path, info: ModelInfo, max_tokens: int) -> "HuggingFaceAdapter":
@@ -205,7 +215,7 @@ class HuggingFaceAdapter(ModelAdapter):
     ) -> AttentionRun:
         if variant is not None:
             raise InputError(f"model '{self.info.id}' has no variants; leave 'variant' out")
-        source = self._encode(text, add_special_tokens=True, what="text")
+        source, tokens = self._read(text)
         with torch.inference_mode():
             if self.info.family == "encoder":
                 if target is not None:
@@ -213,7 +223,7 @@ class HuggingFaceAdapter(ModelAdapter):
                         f"model '{self.info.id}' is an encoder: it reads one text and has no "
                         "decoder to force a target through; leave 'target' out"
                     )
-                return self._run_encoder(source)
+                return self._run_encoder(source, tokens)
             if self.info.family == "decoder":
                 return self._run_decoder(source, target, max_new_tokens)
             return self._run_encoder_decoder(source, target, max_new_tokens)
@@ -290,21 +300,24 @@ class HuggingFaceAdapter(ModelAdapter):
             )
         return segment
 
-    def _run_encoder(self, source: Segment) -> AttentionRun:
+    def _run_encoder(self, source: Segment, tokens: TokenList) -> AttentionRun:
         with reading_value_norms(self.value_sites) as norms:
             out = self.model(input_ids=torch.tensor([source.ids]), output_attentions=True)
         _check_count(out.attentions, self.encoder_layers, self.info.id)
         return AttentionRun(
             blocks=_blocks(out.attentions, encoder_self_attention),
-            source=self.tokens.token_list([source]),
+            source=tokens,
             value_norms=norms or None,
         )
 
-    def reading_key(self, text: str, variant: str | None = None) -> Hashable:
+    def _read_text(self, text: str) -> tuple[Segment, TokenList]:
+        """`text`'s tokens, special tokens added, and their list (see self._read)."""
         source = self._encode(text, add_special_tokens=True, what="text")
-        return tuple(source.ids), tuple(
-            token.typed for token in self.tokens.token_list([source]).tokens if token.typed
-        )
+        return source, self.tokens.token_list([source])
+
+    def reading_key(self, text: str, variant: str | None = None) -> Hashable:
+        source, tokens = self._read(text)
+        return tuple(source.ids), tuple(token.typed for token in tokens.tokens if token.typed)
 
     @property
     def batchable(self) -> bool:
@@ -317,35 +330,37 @@ class HuggingFaceAdapter(ModelAdapter):
         gets its InputError in its place. Padding is on the right and masked, so each
         sequence's attention, cut to its own length, is what it gets alone (to float32
         rounding)."""
-        encoded: list[Segment | InputError] = []
+        read: list[tuple[Segment, TokenList] | InputError] = []
         for text in texts:
             try:
-                encoded.append(self._encode(text, add_special_tokens=True, what="text"))
+                read.append(self._read(text))
             except InputError as error:
-                encoded.append(error)
-        segments = [item for item in encoded if isinstance(item, Segment)]
-        if not segments:
-            return [item for item in encoded if isinstance(item, InputError)]
-        lengths = [len(segment.ids) for segment in segments]
+                read.append(error)
+        sources = [item for item in read if not isinstance(item, InputError)]
+        if not sources:
+            return [item for item in read if isinstance(item, InputError)]
+        lengths = [len(segment.ids) for segment, _ in sources]
         longest = max(lengths)
         pad = self._pad_id() or 0
-        ids = torch.tensor([seg.ids + [pad] * (longest - len(seg.ids)) for seg in segments])
+        ids = torch.tensor([seg.ids + [pad] * (longest - len(seg.ids)) for seg, _ in sources])
         mask = torch.tensor([[1] * n + [0] * (longest - n) for n in lengths])
         with torch.inference_mode(), reading_batch_value_norms(self.value_sites, lengths) as norms:
             out = self.model(input_ids=ids, attention_mask=mask, output_attentions=True)
         _check_count(out.attentions, self.encoder_layers, self.info.id)
+        # Sliced with numpy: a torch slice and copy per block and row cost 6% of a batch.
+        layers = [a.float().numpy() for a in out.attentions]
         runs = iter(
             AttentionRun(
                 blocks={
-                    encoder_self_attention(i): a[row, :, :n, :n].float().contiguous().numpy()
-                    for i, a in enumerate(out.attentions)
+                    encoder_self_attention(i): np.ascontiguousarray(a[row, :, :n, :n])
+                    for i, a in enumerate(layers)
                 },
-                source=self.tokens.token_list([segment]),
+                source=tokens,
                 value_norms=norms[row] or None,
             )
-            for row, (segment, n) in enumerate(zip(segments, lengths, strict=True))
+            for row, ((_, tokens), n) in enumerate(zip(sources, lengths, strict=True))
         )
-        return [item if isinstance(item, InputError) else next(runs) for item in encoded]
+        return [item if isinstance(item, InputError) else next(runs) for item in read]
 
     @contextmanager
     def _kernel(self, implementation: str) -> Iterator[None]:
