@@ -112,3 +112,43 @@ def test_a_cancelled_run_stops_at_the_models_next_layer() -> None:
         gate.close()
 
     anyio.run(scenario)
+
+
+def test_lane_0_runs_alone_on_every_core_and_shares_them_when_another_lane_runs() -> None:
+    """Torch threads per lane: lane 0 all the cores when it runs alone, its share when both
+    run; lane 1 one thread, always, so it never starts an OpenMP pool of its own."""
+    seen: list[tuple[str, int]] = []
+
+    def set_threads(n: int) -> None:
+        seen.append((threading.current_thread().name, n))
+
+    async def scenario() -> None:
+        gate = InferenceGate(concurrency=2, queue_timeout_s=5, cores=4, set_threads=set_threads)
+        await gate.run(lambda: None)
+        assert seen == [("inference-0_0", 4)]
+        seen.clear()
+        first_started = threading.Event()
+        release = threading.Event()
+
+        def first() -> None:
+            first_started.set()
+            release.wait(5)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(gate.run, first)
+            await anyio.to_thread.run_sync(first_started.wait, 5)
+            await gate.run(lambda: None)  # on lane 1 while lane 0 holds its slot
+            await gate.run(lambda: None)
+            async with gate.holding() as second:  # lane 1 held: lane 0 steps take half
+                release.set()
+                await anyio.sleep(0.05)
+                async with gate.holding() as again:
+                    await again.run(lambda: None)
+                await second.run(lambda: None)
+        assert seen == [("inference-1_0", 1), ("inference-0_0", 2)]
+        seen.clear()
+        await gate.run(lambda: None)  # alone again: every core
+        assert seen == [("inference-0_0", 4)]
+        gate.close()
+
+    anyio.run(scenario)
