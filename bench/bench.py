@@ -369,14 +369,19 @@ def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
     """16 clients (keep-alive connections of one aiohttp event loop, so that the load
     generator takes little of the 2 cores the server needs) send 400 distinct 20-30-token
     texts (uint8, new runs) as fast as answers come; the bare rate is the same 400 texts'
-    forward passes back to back in this process, measured just before (server idle)."""
+    forward passes back to back in this process (server idle), timed just before the load
+    and again just after, so that a drift of the shared machine's speed reaches both."""
     texts = [distinct_text(offset + i) for i in range(THROUGHPUT_REQUESTS)]
     forwards = [bare_forward(adapter, text) for text in texts]
-    forwards[0]()
-    start = time.perf_counter()
-    for forward in forwards:
-        forward()
-    bare_rate = len(forwards) / (time.perf_counter() - start)
+
+    def bare_seconds() -> float:
+        forwards[0]()
+        start = time.perf_counter()
+        for forward in forwards:
+            forward()
+        return time.perf_counter() - start
+
+    bare_before = bare_seconds()
     # The ceiling of batching: the server's own batched runs (16 texts a pass, value norms
     # and slicing included), back to back, with no HTTP at all.
     adapter.run_batch(texts[:THROUGHPUT_CLIENTS])
@@ -388,6 +393,7 @@ def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
     warm_up = [distinct_text(offset + THROUGHPUT_REQUESTS + i) for i in range(64)]
     asyncio.run(_load(url, adapter.info.id, warm_up))
     rate, latencies, errors = asyncio.run(_load(url, adapter.info.id, texts))
+    bare_rate = 2 * len(forwards) / (bare_before + bare_seconds())
     cuts = statistics.quantiles(latencies, n=100)
     return ThroughputRow(
         adapter.info.id, bare_rate, batch_rate, rate, cuts[49], cuts[94], cuts[98], errors
