@@ -6,7 +6,6 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import torch
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -94,11 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else None
     )
     app.state.gate = InferenceGate(
-        settings.inference_concurrency,
-        settings.queue_timeout_s,
-        observer=metrics,
-        cores=torch.get_num_threads(),  # torch's default: the cores this process may use
-        set_threads=torch.set_num_threads,
+        settings.inference_concurrency, settings.queue_timeout_s, observer=metrics
     )
     app.state.batcher = Batcher(app.state.gate, settings.max_batch)
     app.state.renderer = Renderer(

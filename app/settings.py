@@ -104,7 +104,7 @@ class Settings(BaseSettings):
 
     # Serving: inference is CPU-bound, so requests beyond the limit wait their turn.
     inference_concurrency: int = Field(
-        default=2, ge=1, description="Model runs at once; more requests queue."
+        default=1, ge=1, description="Model runs at once; more requests queue."
     )
     queue_timeout_s: float = Field(
         default=60.0, gt=0, description="Longest wait in the queue before a 503 asks to retry."

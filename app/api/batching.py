@@ -25,7 +25,7 @@ from app.zoo.base import ModelAdapter
 @dataclass
 class _Line:
     waiting: list[tuple[str, "asyncio.Future[AttentionRun]"]] = field(default_factory=list)
-    drains: set[asyncio.Task[None]] = field(default_factory=set)
+    draining: asyncio.Task[None] | None = None
 
 
 class Batcher:
@@ -40,12 +40,8 @@ class Batcher:
         line = self._lines.setdefault(adapter.info.id, _Line())
         done: asyncio.Future[AttentionRun] = asyncio.get_running_loop().create_future()
         line.waiting.append((text, done))
-        # One drain per gate slot at most: a text that arrives while a batch runs starts
-        # another on a free slot, and texts that arrive while all run make the next batches.
-        if len(line.drains) < self.gate.concurrency:
-            drain = asyncio.create_task(self._drain(adapter, line))
-            line.drains.add(drain)
-            drain.add_done_callback(line.drains.discard)
+        if line.draining is None or line.draining.done():
+            line.draining = asyncio.create_task(self._drain(adapter, line))
         return await done
 
     async def _drain(self, adapter: ModelAdapter, line: _Line) -> None:

@@ -1,23 +1,16 @@
 """Runs models off the event loop, a bounded number at a time; the rest wait their turn.
 
-All torch work happens on the gate's own threads, models loading included. Each slot has
-its own thread (a lane), and lane 0 is taken first, so a lone run always runs on lane 0.
-PyTorch's OpenMP pool belongs to the thread that calls it: each further calling thread
-brings its own pool, and once the pools hold more threads than there are cores, OpenMP
-stops spinning between parallel regions and every region pays a wake-up. On 2 cores that
-made a 30-token MiniLM run about 35% slower when it ran on a different thread than the
-load. So only lane 0 runs torch on several threads: all of them when it runs alone, its
-share of them when other lanes are busy. The other lanes run torch on one thread each, and
-never start a pool. Two lanes of one thread each run 16 MiniLM texts of 20-30 tokens about
-15% faster than one lane of two threads (no barrier between the two cores), and a core
-taken away by the event loop slows one lane, not both.
+All torch work happens on the gate's own threads, models loading included. PyTorch's
+OpenMP pool belongs to the thread that calls it: each further calling thread brings its
+own pool, and once the pools hold more threads than there are cores, OpenMP stops
+spinning between parallel regions and every region pays a wake-up. On 2 cores that made
+a 30-token MiniLM run about 35% slower when it ran on a different thread than the load.
 
 A run of many steps (a streamed generation) holds one slot from its first step to its
-last and runs each step on its lane's thread in turn, so between steps the stream can send
+last and runs each step on a gate thread in turn, so between steps the stream can send
 what it has and notice that its client left; leaving the slot frees it for the next in
-line. There are as many lane threads as slots, so work never outnumbers the cores it was
-sized for, even when a holder is cancelled while its step still runs (the next holder of
-that lane queues behind the step).
+line. The gate has as many threads as slots, so work never outnumbers the cores it was
+sized for, even when a holder is cancelled while its step still runs.
 
 The gate counts who waits and who runs (read at scrape time by app/api/metrics.py) and tells
 an optional observer how long each holder waited and how long each model run took.
@@ -50,22 +43,11 @@ class GateObserver(Protocol):
         """A run of `model` took `seconds` on a gate thread (queue wait not included)."""
 
 
-class _Lane:
-    """One slot's thread, and how many threads torch may use on it."""
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.thread = ThreadPoolExecutor(1, thread_name_prefix=f"inference-{index}")
-        self.held = False
-        self.torch_threads = 0  # what was last set on this thread (0: never)
-
-
 class HeldSlot:
-    """One slot of the gate, held: its holder runs its steps on its lane's thread."""
+    """One slot of the gate, held: its holder runs its steps on the gate's threads."""
 
-    def __init__(self, gate: "InferenceGate", lane: _Lane) -> None:
-        self._gate = gate
-        self._lane = lane
+    def __init__(self, threads: ThreadPoolExecutor) -> None:
+        self._threads = threads
 
     async def run(self, work: Callable[[], T]) -> T:
         """Run one step on a gate thread. If the holder is cancelled meanwhile (its client
@@ -75,12 +57,11 @@ class HeldSlot:
         cancelled = threading.Event()
 
         def marked() -> T:
-            self._gate.share_cores(self._lane)
             with cancellable(cancelled):
                 return work()
 
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._lane.thread, marked)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, marked)
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -88,26 +69,16 @@ class HeldSlot:
 
 class InferenceGate:
     def __init__(
-        self,
-        concurrency: int,
-        queue_timeout_s: float,
-        observer: GateObserver | None = None,
-        *,
-        cores: int = 1,
-        set_threads: Callable[[int], None] | None = None,
+        self, concurrency: int, queue_timeout_s: float, observer: GateObserver | None = None
     ) -> None:
-        """`set_threads(n)`, called on a lane's thread, lets torch use n threads there (None:
-        the gate leaves torch's threads alone); `cores`: how many lane 0 uses alone."""
         self.concurrency = concurrency
         self.queue_timeout_s = queue_timeout_s
         self.observer = observer
-        self.cores = cores
-        self._set_threads = set_threads
         # Changed only on the event loop: plain ints need no lock.
         self.waiting = 0  # holders queued for a slot
         self.running = 0  # slots held
         self._slots: anyio.Semaphore | None = None
-        self._lanes: list[_Lane] | None = None
+        self._threads: ThreadPoolExecutor | None = None
 
     @property
     def slots(self) -> anyio.Semaphore:
@@ -117,21 +88,11 @@ class InferenceGate:
         return self._slots
 
     @property
-    def lanes(self) -> list[_Lane]:
+    def threads(self) -> ThreadPoolExecutor:
         # Created on first use; an app that starts again after close() gets new threads.
-        if self._lanes is None:
-            self._lanes = [_Lane(i) for i in range(self.concurrency)]
-        return self._lanes
-
-    def share_cores(self, lane: _Lane) -> None:
-        """On `lane`'s thread, before a step: let torch use lane 0's share of the cores, or
-        one thread on any other lane (see the module's docstring)."""
-        if self._set_threads is None:
-            return
-        threads = max(1, self.cores // max(1, self.running)) if lane.index == 0 else 1
-        if threads != lane.torch_threads:
-            self._set_threads(threads)
-            lane.torch_threads = threads
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="inference")
+        return self._threads
 
     @asynccontextmanager
     async def holding(self) -> AsyncIterator[HeldSlot]:
@@ -151,14 +112,11 @@ class InferenceGate:
             self.waiting -= 1
         if self.observer is not None:
             self.observer.queue_waited(time.perf_counter() - queued)
-        lane = next(lane for lane in self.lanes if not lane.held)  # the semaphore left one
-        lane.held = True
         self.running += 1
         try:
-            yield HeldSlot(self, lane)
+            yield HeldSlot(self.threads)
         finally:
             self.running -= 1
-            lane.held = False
             self.slots.release()
 
     async def run(self, work: Callable[[], T]) -> T:
@@ -178,6 +136,6 @@ class InferenceGate:
         return result
 
     def close(self) -> None:
-        for lane in self._lanes or []:
-            lane.thread.shutdown(wait=False, cancel_futures=True)
-        self._lanes = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None

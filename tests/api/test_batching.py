@@ -2,10 +2,8 @@
 gets exactly the run it would have got alone."""
 
 import asyncio
-import threading
 import time
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import pytest
@@ -99,38 +97,6 @@ def test_a_request_whose_client_left_is_skipped(registry: Registry) -> None:
         run = await kept
         _assert_same(adapter.run("kept", None, max_new_tokens=1), run)
         assert batcher.texts == 1  # "left" was never run
-        gate.close()
-
-    asyncio.run(scenario())
-
-
-class _MeetingAdapter:
-    """A model's adapter whose batches wait for each other: each batch returns only once
-    two run at the same time (or fails after 5 s)."""
-
-    def __init__(self, adapter: ModelAdapter) -> None:
-        self.info = adapter.info
-        self._adapter = adapter
-        self._meeting = threading.Barrier(2, timeout=5)
-
-    def run_batch(self, texts: list[str]) -> list[AttentionRun | InputError]:
-        self._meeting.wait()
-        return self._adapter.run_batch(texts)
-
-
-def test_with_two_slots_a_model_runs_two_batches_at_once(registry: Registry) -> None:
-    adapter = registry.get("tiny-bert")
-    meeting = cast(ModelAdapter, _MeetingAdapter(adapter))
-
-    async def scenario() -> None:
-        gate = InferenceGate(concurrency=2, queue_timeout_s=30)
-        batcher = Batcher(gate, max_batch=16)
-        first = asyncio.create_task(batcher.run(meeting, "the first batch"))
-        await asyncio.sleep(0.1)  # its batch has started, and waits for a second one
-        second = await batcher.run(meeting, "the second batch, beside it")
-        _assert_same(adapter.run("the first batch", None, max_new_tokens=1), await first)
-        _assert_same(adapter.run("the second batch, beside it", None, max_new_tokens=1), second)
-        assert (batcher.batches, batcher.texts) == (2, 2)
         gate.close()
 
     asyncio.run(scenario())
