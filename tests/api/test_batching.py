@@ -54,6 +54,18 @@ def test_a_batch_gives_each_text_its_own_run(registry: Registry, model: str) -> 
         _assert_same(adapter.run(text, None, max_new_tokens=1), run)
 
 
+@pytest.mark.parametrize("model", ["minilm", "tiny-bert"])
+def test_a_lone_text_and_texts_of_one_length_run_unpadded_as_alone(
+    registry: Registry, model: str
+) -> None:
+    adapter = registry.get(model)
+    same_length = ["one two three", "four five six"]
+    for texts in (TEXTS[:1], same_length):
+        for text, run in zip(texts, adapter.run_batch(texts), strict=True):
+            assert isinstance(run, AttentionRun)
+            _assert_same(adapter.run(text, None, max_new_tokens=1), run)
+
+
 def test_a_text_that_cannot_run_gets_its_error_in_its_place(registry: Registry) -> None:
     adapter = registry.get("minilm")
     results = adapter.run_batch(["fine", "word " * 600, "also fine"])
