@@ -121,8 +121,8 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         description=(
-            "Responses encoded at once (cache hits included); more wait their turn, apart "
-            "from model runs."
+            "Responses of more than 100,000 weights encoded at once (cache hits included); "
+            "more wait their turn, apart from model runs. Smaller ones need no slot."
         ),
     )
     response_cache_bytes: int = Field(

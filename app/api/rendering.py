@@ -4,7 +4,9 @@ A 512-token MiniLM run is 19 million weights: rendering it takes a second or mor
 hundreds of MB. Cache hits skip the inference gate, so without a bound eight of them at
 once took every core and 3.5 GB, and /healthz waited 11 s. Renders now take a slot of
 their own gate (its own slots, so a hit never waits behind a long forward pass), and the
-bytes of recent responses are kept: the same request again is served as stored.
+bytes of recent responses are kept: the same request again is served as stored. Small
+responses skip the gate (INLINE_RENDER_WEIGHTS in app/api/routes/attention.py): encoding
+them costs less than the hop to a thread and back.
 """
 
 from collections.abc import Callable, Hashable

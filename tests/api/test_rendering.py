@@ -41,3 +41,22 @@ def test_the_same_request_again_gets_the_stored_bytes(client: TestClient) -> Non
     # a stored response still answers only a request that passes every check
     bad = client.post("/api/v1/attention", json={**body, "text": TEXT + "\x00"})
     assert bad.status_code == 422
+
+
+def test_small_responses_need_no_render_slot(settings: Settings) -> None:
+    """With the only render slot taken by a long render, a 30-token run (64,800 weights) is
+    still encoded and sent; a 60-token one (259,200 weights) waits for the slot."""
+    quick = settings.model_copy(update={"render_concurrency": 1, "queue_timeout_s": 0.5})
+    with TestClient(create_app(quick)) as client:
+        gate = client.app.state.renderer.gate  # type: ignore[attr-defined]
+        client.portal.call(lambda: gate.limiter.acquire_on_behalf_of_nowait("a long render"))
+        small_text = " ".join(["word"] * 28)  # 30 tokens with [CLS] and [SEP]
+        large_text = " ".join(["word"] * 58)
+        body = {"model": "minilm", "encoding": "uint8"}
+        small = client.post("/api/v1/attention", json={**body, "text": small_text})
+        assert small.status_code == 200 and small.json()["blocks"][0]["shape"] == [12, 30, 30]
+        large = client.post("/api/v1/attention", json={**body, "text": large_text})
+        assert large.status_code == 503 and "rendering slot" in large.json()["detail"]
+        client.portal.call(lambda: gate.limiter.release_on_behalf_of("a long render"))
+        again = client.post("/api/v1/attention", json={**body, "text": large_text})
+        assert again.status_code == 200 and again.headers["X-Cache"] == "hit"
