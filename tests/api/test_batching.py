@@ -4,6 +4,7 @@ gets exactly the run it would have got alone."""
 import asyncio
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -112,3 +113,17 @@ def test_a_request_whose_client_left_is_skipped(registry: Registry) -> None:
         gate.close()
 
     asyncio.run(scenario())
+
+
+def test_an_encoder_reads_a_request_text_once(registry: Registry) -> None:
+    """The cache key reads the text (on the event loop); the batch that runs it a moment
+    later, on the gate thread, reuses that reading instead of tokenizing again."""
+    adapter = registry.get("tiny-bert")
+    tokens = adapter.tokens  # type: ignore[attr-defined]
+    text = "read once, by the key, and used again by the run"
+    with patch.object(tokens, "encode", wraps=tokens.encode) as encode:
+        adapter.reading_key(text)
+        (run,) = adapter.run_batch([text])
+    assert encode.call_count == 1
+    assert isinstance(run, AttentionRun)
+    _assert_same(adapter.run(text + " ", None, max_new_tokens=1), run)
