@@ -19,6 +19,8 @@ from transformers import (
     LlamaForCausalLM,
     PreTrainedModel,
     PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaModel,
     T5Config,
     T5ForConditionalGeneration,
 )
@@ -70,6 +72,17 @@ def _model(kind: str) -> tuple[PreTrainedModel, bool]:
             pad_token_id=PAD,
         )
         return BertModel(config), True
+    if kind == "roberta":  # a BERT whose positions start after the padding id: not packable
+        config = RobertaConfig(
+            vocab_size=v,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=64 + PAD + 1,
+            pad_token_id=PAD,
+        )
+        return RobertaModel(config), True
     if kind == "gpt2":
         config = GPT2Config(vocab_size=v, n_embd=32, n_layer=3, n_head=2, n_positions=64, **ids)
         return GPT2LMHeadModel(config), False

@@ -1,9 +1,10 @@
 """Adapter for any local Hugging Face model folder: encoder, decoder or encoder-decoder."""
 
 import functools
+import inspect
 import logging
 import threading
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from app.zoo.base import (
 from app.zoo.cancel import stop_between_layers
 from app.zoo.capture import capture_calls
 from app.zoo.hf_tokens import HFTokens, Segment
+from app.zoo.packing import PACKED_ATTENTION, pack, reading_packed
 from app.zoo.recompute import LlamaAttentionRecompute
 from app.zoo.stepping import StepwiseGeneration
 from app.zoo.value_norms import (
@@ -163,6 +165,10 @@ class HuggingFaceAdapter(ModelAdapter):
         # and its run, a moment later on a gate thread, reuses the reading (lru_cache is
         # thread-safe). Encoders only: their texts are short (≤ 512 tokens, so 64 readings
         # stay within a few MB), and only they run batches of other requests' texts.
+        # Encoder texts run packed (app/zoo/packing.py) once start-up shows that this model
+        # allows it: see _try_packing.
+        self.packed = False
+        self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
         self._read: Callable[[str], tuple[Segment, TokenList]] = (
             functools.lru_cache(maxsize=64)(self._read_text)
             if info.family == "encoder"
@@ -191,6 +197,7 @@ class HuggingFaceAdapter(ModelAdapter):
         )
         adapter = cls(info, model, tokenizer, huggingface_value_sites(model))
         adapter.weight_files = files_under(path)
+        adapter._try_packing()
         adapter._self_test()
         return adapter
 
@@ -204,6 +211,45 @@ class HuggingFaceAdapter(ModelAdapter):
             self.value_sites = None
         if self.value_sites:
             self.info = replace(self.info, weightings=["attention", "value_norm"])
+
+    def _try_packing(self) -> None:
+        """Run this encoder's texts packed (app/zoo/packing.py) if it calls its attention
+        through the registry, takes position ids, and its packed weights for two texts of
+        different lengths, run together, match its eager weights for each alone (1e-5);
+        otherwise keep padded batches."""
+        forward_takes = inspect.signature(self.model.forward).parameters
+        if (
+            self.info.family != "encoder"
+            or "position_ids" not in forward_takes
+            or not self.model._can_set_attn_implementation()
+        ):
+            return
+        example = self.info.examples[0].text if self.info.examples else "Hello world"
+        texts = [example, "Attention, packed."]
+        with torch.inference_mode():
+            alone = [
+                self.model(input_ids=torch.tensor([ids]), output_attentions=True)
+                for ids in (self._read(text)[0].ids for text in texts)
+            ]
+        self.model.set_attn_implementation(PACKED_ATTENTION)
+        self.packed = True
+        try:
+            runs = self.run_batch(texts)
+            matches = all(
+                isinstance(run, AttentionRun)
+                and np.allclose(
+                    run.blocks[encoder_self_attention(i)], a[0].numpy(), rtol=0, atol=1e-5
+                )
+                for run, out in zip(runs, alone, strict=True)
+                for i, a in enumerate(out.attentions)
+            )
+        except Exception:  # a model this does not fit: fall back, do not fail to load
+            log.exception("%s: packed runs failed; batches are padded", self.info.id)
+            matches = False
+        if not matches:
+            log.warning("%s: packed weights differ from eager; batches are padded", self.info.id)
+            self.model.set_attn_implementation("eager")
+            self.packed = False
 
     def run(
         self,
@@ -301,6 +347,8 @@ class HuggingFaceAdapter(ModelAdapter):
         return segment
 
     def _run_encoder(self, source: Segment, tokens: TokenList) -> AttentionRun:
+        if self.packed:
+            return self._run_packed([(source, tokens)])[0]
         with reading_value_norms(self.value_sites) as norms:
             out = self.model(input_ids=torch.tensor([source.ids]), output_attentions=True)
         _check_count(out.attentions, self.encoder_layers, self.info.id)
@@ -326,9 +374,9 @@ class HuggingFaceAdapter(ModelAdapter):
         return self.info.family == "encoder"
 
     def run_batch(self, texts: list[str]) -> list[AttentionRun | InputError]:
-        """One run per text, from a single padded forward pass; a text that cannot be run
-        gets its InputError in its place. Padding is on the right and masked, so each
-        sequence's attention, cut to its own length, is what it gets alone (to float32
+        """One run per text, from a single forward pass; a text that cannot be run gets its
+        InputError in its place. Packed (see _try_packing) or padded on the right and masked,
+        each text's attention, cut to its own length, is what it gets alone (to float32
         rounding)."""
         read: list[tuple[Segment, TokenList] | InputError] = []
         for text in texts:
@@ -339,6 +387,28 @@ class HuggingFaceAdapter(ModelAdapter):
         sources = [item for item in read if not isinstance(item, InputError)]
         if not sources:
             return [item for item in read if isinstance(item, InputError)]
+        runs = iter(self._run_packed(sources) if self.packed else self._run_padded(sources))
+        return [item if isinstance(item, InputError) else next(runs) for item in read]
+
+    def _run_packed(self, sources: list[tuple[Segment, TokenList]]) -> list[AttentionRun]:
+        """Texts packed into one row, with no padding, up to the last layer's attention."""
+        row = pack([segment.ids for segment, _ in sources])
+        cuts = [
+            (0, slice(start, start + n)) for start, n in zip(row.starts, row.lengths, strict=True)
+        ]
+        with (
+            torch.inference_mode(),
+            reading_batch_value_norms(self.value_sites, cuts) as norms,
+            reading_packed(row, self.encoder_layers) as weights,
+        ):
+            self.model(
+                input_ids=row.input_ids,
+                position_ids=row.position_ids,
+                **({"token_type_ids": row.token_type_ids} if self._takes_token_types else {}),
+            )
+        return self._cut_runs(weights, sources, row.lengths, norms)
+
+    def _run_padded(self, sources: list[tuple[Segment, TokenList]]) -> list[AttentionRun]:
         lengths = [len(segment.ids) for segment, _ in sources]
         longest = max(lengths)
         pad = self._pad_id() or 0
@@ -350,12 +420,23 @@ class HuggingFaceAdapter(ModelAdapter):
             if min(lengths) == longest
             else torch.tensor([[1] * n + [0] * (longest - n) for n in lengths])
         )
-        with torch.inference_mode(), reading_batch_value_norms(self.value_sites, lengths) as norms:
+        cuts = [(row, slice(0, n)) for row, n in enumerate(lengths)]
+        with torch.inference_mode(), reading_batch_value_norms(self.value_sites, cuts) as norms:
             out = self.model(input_ids=ids, attention_mask=mask, output_attentions=True)
         _check_count(out.attentions, self.encoder_layers, self.info.id)
+        return self._cut_runs(out.attentions, sources, lengths, norms)
+
+    def _cut_runs(
+        self,
+        attentions: Sequence[torch.Tensor],
+        sources: list[tuple[Segment, TokenList]],
+        lengths: list[int],
+        norms: list[dict[BlockName, np.ndarray]],
+    ) -> list[AttentionRun]:
+        """Each text's run from a batch's weights (texts, heads, longest, longest)."""
         # Sliced with numpy: a torch slice and copy per block and row cost 6% of a batch.
-        layers = [a.float().numpy() for a in out.attentions]
-        runs = iter(
+        layers = [a.float().numpy() for a in attentions]
+        return [
             AttentionRun(
                 blocks={
                     encoder_self_attention(i): np.ascontiguousarray(a[row, :, :n, :n])
@@ -365,8 +446,7 @@ class HuggingFaceAdapter(ModelAdapter):
                 value_norms=norms[row] or None,
             )
             for row, ((_, tokens), n) in enumerate(zip(sources, lengths, strict=True))
-        )
-        return [item if isinstance(item, InputError) else next(runs) for item in read]
+        ]
 
     @contextmanager
     def _kernel(self, implementation: str) -> Iterator[None]:

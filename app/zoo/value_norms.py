@@ -49,17 +49,20 @@ class ValueSite:
 
 
 ValueSites = Mapping[BlockName, ValueSite]
+_Call = tuple[BlockName, ValueSite, torch.Tensor]  # a block, its site, its projection's output
+KeyCut = tuple[int, slice]  # a sequence's batch row, and its keys' positions in that row
 
 
 @contextmanager
 def reading_batch_value_norms(
-    sites: ValueSites | None, lengths: Sequence[int | None]
+    sites: ValueSites | None, cuts: Sequence[KeyCut]
 ) -> Iterator[list[dict[BlockName, np.ndarray]]]:
     """Yield one dict per sequence of the batch the `with` body runs through the model once;
-    afterwards each holds that sequence's norms for every block, cut to its own `lengths[b]`
-    keys (None: all of them). With no sites (a model whose value path is not known) they stay
-    empty."""
-    per_sequence: list[dict[BlockName, np.ndarray]] = [{} for _ in lengths]
+    afterwards each holds that sequence's norms for every block, for its own keys: `cuts[i]`
+    is (batch row, key positions in that row), as (b, slice(0, n_b)) for a padded batch, or
+    (0, slice(start, start + n)) for texts packed into one row. With no sites (a model whose
+    value path is not known) they stay empty."""
+    per_sequence: list[dict[BlockName, np.ndarray]] = [{} for _ in cuts]
     if not sites:
         yield per_sequence
         return
@@ -69,17 +72,14 @@ def reading_batch_value_norms(
     calls = [
         (name, site, seen[str(name)].output) for name, site in sites.items() if str(name) in seen
     ]
-    for name, norms in _norms(calls, lengths).items():
+    for name, norms in _norms(calls, cuts).items():
         for row, row_norms in enumerate(norms):
             per_sequence[row][name] = row_norms
 
 
-_Call = tuple[BlockName, ValueSite, torch.Tensor]  # a block, its site, its projection's output
-
-
 @torch.no_grad()
-def _norms(calls: list[_Call], lengths: Sequence[int | None]) -> dict[BlockName, list[np.ndarray]]:
-    """For each block, and each sequence b of the batch, (heads, lengths[b]) float32
+def _norms(calls: list[_Call], cuts: Sequence[KeyCut]) -> dict[BlockName, list[np.ndarray]]:
+    """For each block, and each sequence i of the batch, (heads, its keys) float32
     ||f_h(x_j)|| from its value projection's output (batch, keys, width). Blocks of one shape
     (every layer of a model, as a rule) share one product: a dozen small operations per block
     and per sequence cost 7% of a 30-token MiniLM run."""
@@ -99,17 +99,14 @@ def _norms(calls: list[_Call], lengths: Sequence[int | None]) -> dict[BlockName,
         squared = (torch.matmul(per_head, gram) * per_head).sum(dim=-1)  # (S, B, H, K): v G vᵀ
         sizes = squared.clamp_min(0).sqrt().numpy()
         for i, (name, _, _) in enumerate(members):
-            found[name] = [
-                np.ascontiguousarray(sizes[i, row, :, :length])
-                for row, length in enumerate(lengths)
-            ]
+            found[name] = [np.ascontiguousarray(sizes[i, row, :, keys]) for row, keys in cuts]
     return found
 
 
 @contextmanager
 def reading_value_norms(sites: ValueSites | None) -> Iterator[dict[BlockName, np.ndarray]]:
     """The norms of a one-sequence run, as reading_batch_value_norms."""
-    with reading_batch_value_norms(sites, [None]) as per_sequence:
+    with reading_batch_value_norms(sites, [(0, slice(None))]) as per_sequence:
         yield per_sequence[0]
 
 

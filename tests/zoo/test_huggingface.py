@@ -10,6 +10,7 @@ from app.attention.names import BlockName
 from app.zoo.base import Example, ModelInfo
 from app.zoo.hf_tokens import display_token
 from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.packing import PACKED_ATTENTION
 from app.zoo.registry import Registry, package_folder
 from tests.tiny_models import FAMILY
 
@@ -47,7 +48,8 @@ def test_family_and_shape_come_from_the_config(
     config = adapter.model.config
     assert adapter.info.heads == config.num_attention_heads
     assert adapter.info.max_tokens == 64  # the tiny models' position / tokenizer limit
-    assert adapter.model.config._attn_implementation == "eager"
+    # Encoders run packed texts through their own eager attention (app/zoo/packing.py).
+    assert adapter.model.config._attn_implementation in ("eager", PACKED_ATTENTION)
 
 
 def test_encoder_returns_one_square_block_per_layer(
