@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 import torch
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -391,8 +392,8 @@ def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
     batch_rate = len(texts) / (time.perf_counter() - start)
     # Warm up: the server's first batches of each size and length are slow (allocations).
     warm_up = [distinct_text(offset + THROUGHPUT_REQUESTS + i) for i in range(64)]
-    asyncio.run(_load(url, adapter.info.id, warm_up))
-    rate, latencies, errors = asyncio.run(_load(url, adapter.info.id, texts))
+    uvloop.run(_load(url, adapter.info.id, warm_up))
+    rate, latencies, errors = uvloop.run(_load(url, adapter.info.id, texts))
     bare_rate = 2 * len(forwards) / (bare_before + bare_seconds())
     cuts = statistics.quantiles(latencies, n=100)
     return ThroughputRow(
