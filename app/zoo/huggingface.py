@@ -158,6 +158,10 @@ class HuggingFaceAdapter(ModelAdapter):
             if info.family == "decoder" and model.config.model_type == "llama"
             else None
         )
+        # Encoder texts run packed (app/zoo/packing.py) once start-up shows that this model
+        # allows it: see _try_packing.
+        self.packed = False
+        self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
         # The attention kernel is a setting of the shared model object: whoever switches it
         # holds this lock until the model is back on eager (see _kernel).
         self._kernel_lock = threading.Lock()
@@ -165,10 +169,6 @@ class HuggingFaceAdapter(ModelAdapter):
         # and its run, a moment later on a gate thread, reuses the reading (lru_cache is
         # thread-safe). Encoders only: their texts are short (≤ 512 tokens, so 64 readings
         # stay within a few MB), and only they run batches of other requests' texts.
-        # Encoder texts run packed (app/zoo/packing.py) once start-up shows that this model
-        # allows it: see _try_packing.
-        self.packed = False
-        self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
         self._read: Callable[[str], tuple[Segment, TokenList]] = (
             functools.lru_cache(maxsize=64)(self._read_text)
             if info.family == "encoder"

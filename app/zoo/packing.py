@@ -40,7 +40,6 @@ class _ReadEnough(Exception):
 
 @dataclass
 class _Packing:
-    lengths: list[int]
     layers: int
     positions: torch.Tensor  # (texts, longest): each text's token positions in the row; pads 0
     pads: torch.Tensor  # (texts, 1, 1, longest): 0 for a real key, the dtype's minimum for a pad
@@ -132,9 +131,10 @@ def pack(sequences: Sequence[Sequence[int]]) -> PackedRow:
 @contextmanager
 def reading_packed(row: PackedRow, layers: int) -> Iterator[list[torch.Tensor]]:
     """Run the model on `row` in the `with` body (on this thread), and get, per layer, the
-    attention weights of every text (texts, heads, longest, longest), padded with zeros: text
-    b's own weights are [b, :, :n_b, :n_b]. The forward pass stops after layer `layers - 1`'s
-    attention; the body's model call ends there without an error."""
+    attention weights of every text (texts, heads, longest, longest): text b's own weights are
+    [b, :, :n_b, :n_b] (its padded keys hold 0; its padded query rows mean nothing). The
+    forward pass stops after layer `layers - 1`'s attention; the body's model call ends there
+    without an error."""
     longest = max(row.lengths)
     positions = torch.zeros(len(row.lengths), longest, dtype=torch.long)
     keep = torch.zeros(len(row.lengths), longest, dtype=torch.bool)
@@ -143,7 +143,7 @@ def reading_packed(row: PackedRow, layers: int) -> Iterator[list[torch.Tensor]]:
         keep[b, :n] = True
     pads = torch.zeros(keep.shape).masked_fill(~keep, torch.finfo(torch.float32).min)
     alone = len(row.lengths) == 1
-    packing = _Packing(row.lengths, layers, positions, pads[:, None, None, :], keep, alone)
+    packing = _Packing(layers, positions, pads[:, None, None, :], keep, alone)
     _local.packing = packing
     try:
         yield packing.weights
