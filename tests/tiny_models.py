@@ -61,27 +61,18 @@ def _model(kind: str) -> tuple[PreTrainedModel, bool]:
     """The model and whether its tokenizer wraps text in [CLS] ... [SEP]."""
     v = vocab_size()
     ids = {"pad_token_id": PAD, "bos_token_id": CLS, "eos_token_id": SEP}
+    bert_sizes = {
+        "vocab_size": v,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+        "pad_token_id": PAD,
+    }
     if kind == "bert":
-        config = BertConfig(
-            vocab_size=v,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=64,
-            max_position_embeddings=64,
-            pad_token_id=PAD,
-        )
-        return BertModel(config), True
+        return BertModel(BertConfig(**bert_sizes, max_position_embeddings=64)), True
     if kind == "roberta":  # a BERT whose positions start after the padding id: not packable
-        config = RobertaConfig(
-            vocab_size=v,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=64,
-            max_position_embeddings=64 + PAD + 1,
-            pad_token_id=PAD,
-        )
+        config = RobertaConfig(**bert_sizes, max_position_embeddings=64 + PAD + 1)
         return RobertaModel(config), True
     if kind == "gpt2":
         config = GPT2Config(vocab_size=v, n_embd=32, n_layer=3, n_head=2, n_positions=64, **ids)
