@@ -60,6 +60,14 @@ class Settings(BaseSettings):
             "object id -> tokens, e.g. ATTN_MODEL_MAX_TOKENS='{\"smollm2\": 1024}'."
         ),
     )
+    onednn_linears: bool = Field(
+        default=True,
+        description=(
+            "Run the linear layers of packed encoders (MiniLM) on oneDNN's kernels, checked "
+            "against the model's own at start-up; false keeps PyTorch's default (MKL). On "
+            "this project's 2-core AMD machine oneDNN runs them about 2x faster."
+        ),
+    )
     max_new_tokens: int = Field(
         default=48, ge=1, description="Most tokens a decoder may generate for one request."
     )

@@ -19,6 +19,7 @@ For each model and input length n it measures, on this machine:
 
 import argparse
 import asyncio
+import functools
 import http.client
 import json
 import math
@@ -79,17 +80,27 @@ def rounds_median_ms(
     return {name: statistics.median(values) * 1000 for name, values in times.items()}
 
 
+@functools.cache
+def stock_model(path: str, model_class: type) -> Any:
+    """The model as a user loads it in a notebook, with none of the server's changes (packed
+    attention, oneDNN linear layers, hooks): eager attention, so that it returns weights."""
+    model = model_class.from_pretrained(path, attn_implementation="eager", local_files_only=True)
+    return model.eval()
+
+
 def bare_forward(adapter: object, text: str) -> Callable[[], object]:
-    """The model alone: a Hugging Face model called with output_attentions=True, as a user
-    would in a notebook; for the project's own models, their attention run itself."""
+    """The model alone: a Hugging Face model, loaded afresh from the adapter's folder and
+    called with output_attentions=True, as a user would in a notebook; for the project's own
+    models, their attention run itself."""
     model = getattr(adapter, "model", None)
     tokenizer = getattr(adapter, "tokenizer", None)
     if model is not None and tokenizer is not None and not model.config.is_encoder_decoder:
+        stock = stock_model(model.name_or_path, type(model))
         inputs = tokenizer(text, return_tensors="pt")
 
         def forward() -> object:
             with torch.inference_mode():
-                return model(**inputs, output_attentions=True)
+                return stock(**inputs, output_attentions=True)
 
         return forward
     return lambda: adapter.run(text, None, max_new_tokens=8)  # type: ignore[attr-defined]

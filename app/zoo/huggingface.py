@@ -31,6 +31,7 @@ from app.attention.names import (
 )
 from app.attention.run import AttentionRun, ComputedBlocks, TokenList
 from app.attention.steps import HeadInternals
+from app.zoo import onednn
 from app.zoo.base import (
     Family,
     ModelAdapter,
@@ -176,8 +177,12 @@ class HuggingFaceAdapter(ModelAdapter):
         )
 
     @classmethod
-    def from_folder(cls, path: Path, info: ModelInfo, max_tokens: int) -> "HuggingFaceAdapter":
-        """Load a model folder; `info` supplies names and texts, the folder supplies the shape."""
+    def from_folder(
+        cls, path: Path, info: ModelInfo, max_tokens: int, *, onednn_linears: bool = True
+    ) -> "HuggingFaceAdapter":
+        """Load a model folder; `info` supplies names and texts, the folder supplies the shape.
+        `onednn_linears`: an encoder that runs packed also runs its linear layers on oneDNN
+        (app/zoo/onednn.py)."""
         config = AutoConfig.from_pretrained(str(path), local_files_only=True)
         family = detect_family(config)
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
@@ -197,7 +202,7 @@ class HuggingFaceAdapter(ModelAdapter):
         )
         adapter = cls(info, model, tokenizer, huggingface_value_sites(model))
         adapter.weight_files = files_under(path)
-        adapter._try_packing()
+        adapter._try_packing(onednn_linears and onednn.available())
         adapter._self_test()
         return adapter
 
@@ -212,11 +217,12 @@ class HuggingFaceAdapter(ModelAdapter):
         if self.value_sites:
             self.info = replace(self.info, weightings=["attention", "value_norm"])
 
-    def _try_packing(self) -> None:
-        """Run this encoder's texts packed (app/zoo/packing.py) if it calls its attention
-        through the registry, takes position ids, and its packed weights for two texts of
-        different lengths, run together, match its eager weights for each alone (1e-5);
-        otherwise keep padded batches."""
+    def _try_packing(self, onednn_linears: bool) -> None:
+        """Run this encoder's texts packed (app/zoo/packing.py), its linear layers on oneDNN
+        (app/zoo/onednn.py), if it calls its attention through the registry, takes position
+        ids, and its packed weights for two texts of different lengths, run together, match
+        within 1e-5 the weights its unchanged self gives each alone; otherwise keep padded
+        batches and the default kernels."""
         forward_takes = inspect.signature(self.model.forward).parameters
         if (
             self.info.family != "encoder"
@@ -233,6 +239,8 @@ class HuggingFaceAdapter(ModelAdapter):
             ]
         self.model.set_attn_implementation(PACKED_ATTENTION)
         self.packed = True
+        if onednn_linears:
+            onednn.use_onednn_linears(self.model)
         try:
             runs = self.run_batch(texts)
             matches = all(
@@ -249,7 +257,11 @@ class HuggingFaceAdapter(ModelAdapter):
         if not matches:
             log.warning("%s: packed weights differ from eager; batches are padded", self.info.id)
             self.model.set_attn_implementation("eager")
+            onednn.use_default_linears(self.model)
             self.packed = False
+        else:
+            kernels = "oneDNN" if onednn_linears else "PyTorch's default"
+            log.info("%s: texts run packed, linear layers on %s kernels", self.info.id, kernels)
 
     def run(
         self,

@@ -96,7 +96,12 @@ def _build_huggingface(entry: ManifestEntry, settings: Settings) -> ModelAdapter
     folder = _weights_folder(entry, settings.models_dir)
     if entry.gguf_file:
         folder = dequantized_folder(folder / entry.gguf_file, settings.cache_dir)
-    return HuggingFaceAdapter.from_folder(folder, _entry_info(entry), token_limit(entry, settings))
+    return HuggingFaceAdapter.from_folder(
+        folder,
+        _entry_info(entry),
+        token_limit(entry, settings),
+        onednn_linears=settings.onednn_linears,
+    )
 
 
 def _build_seq2seq(entry: ManifestEntry, settings: Settings) -> ModelAdapter:
