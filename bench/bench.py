@@ -1,7 +1,9 @@
 """Benchmark: `make bench`. Prints a Markdown table of medians; not a test.
 
 For each model and input length n it measures, on this machine:
-- forward: the bare model forward pass with attention output, no server (median ms);
+- forward: the bare model forward pass with attention output, no server (median ms): for a
+  Hugging Face model, the stock model freshly loaded by transformers (PyTorch's default
+  kernels), not the server's (packed, oneDNN);
 - miss json / miss uint8: a POST /api/v1/attention over loopback whose run is not cached;
 - hit: the same request again, served from the run cache (uint8), timed among the misses;
 - hits in a row: the same, 30 times in a row after one;
@@ -14,7 +16,7 @@ For each model and input length n it measures, on this machine:
   as the page asks), then one head of one layer at full resolution, and the server's peak
   RSS (a fresh server per length, serving only that model);
 - throughput (MiniLM): 16 clients sending 400 distinct 20-30-token texts, against the bare
-  forward rate and the batched-run rate of the same texts; the median of three rounds.
+  forward rate and the batched-run rate of the same texts; the median of five rounds.
 """
 
 import argparse
@@ -355,7 +357,7 @@ def print_table(rows: list[Row]) -> None:
 
 THROUGHPUT_CLIENTS = 16
 THROUGHPUT_REQUESTS = 400
-THROUGHPUT_ROUNDS = 3  # the median round is reported: one round can meet a slow spell
+THROUGHPUT_ROUNDS = 5  # the median round is reported: one round can meet a slow spell
 
 
 def distinct_text(i: int) -> str:
@@ -383,7 +385,7 @@ class ThroughputRow:
 def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
     """16 clients (keep-alive connections of one aiohttp event loop on uvloop, so that the
     load generator takes little of the 2 cores the server needs) send 400 distinct 20-30-token
-    texts (uint8, new runs) as fast as answers come, in each of three rounds (new texts each
+    texts (uint8, new runs) as fast as answers come, in each of five rounds (new texts each
     time). A round's bare rate is its 400 texts' forward passes back to back in this process
     (server idle), timed just before its load and again just after, so that a drift of the
     shared machine's speed reaches both; the round with the median ratio is reported."""

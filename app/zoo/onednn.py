@@ -28,6 +28,10 @@ def available() -> bool:
 # the multiplication itself. Rows are padded to a multiple of this so that the texts' many
 # lengths share a few dozen shapes; the padding rows are computed and dropped.
 ROW_BUCKET = 32
+# Kernels for up to this many rows are built at start-up, so that the first requests do not
+# pay for them: 16 texts of 60 tokens, packed (app/zoo/packing.py). Longer ones are built
+# on first use.
+WARM_ROWS = 1024
 
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
@@ -47,6 +51,22 @@ def use_onednn_linears(model: nn.Module) -> None:
             packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), None)
             bias = None if module.bias is None else module.bias.detach()
             module.forward = partial(_linear, packed, bias)  # type: ignore[method-assign]
+    _build_kernels(model)
+
+
+@torch.inference_mode()
+def _build_kernels(model: nn.Module) -> None:
+    """Run each shape of linear layer once per bucket of rows up to WARM_ROWS: oneDNN keeps
+    the kernels it builds, keyed by shape, for the process (not by weight: layers of one
+    shape share them)."""
+    shapes = {
+        (m.in_features, m.out_features, m.bias is not None): m
+        for m in model.modules()
+        if type(m) is nn.Linear and "forward" in vars(m)
+    }
+    for module in shapes.values():
+        for rows in range(ROW_BUCKET, WARM_ROWS + 1, ROW_BUCKET):
+            module.forward(torch.zeros(rows, module.in_features))  # no hooks
 
 
 def use_default_linears(model: nn.Module) -> None:

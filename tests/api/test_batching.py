@@ -96,6 +96,30 @@ def test_requests_waiting_together_share_a_batch(registry: Registry) -> None:
     asyncio.run(scenario())
 
 
+def test_texts_that_arrive_a_few_event_loop_turns_apart_share_a_batch(registry: Registry) -> None:
+    """The gate is free, so the first text could run at once, alone; the batch is taken only
+    once the event loop has turned a few times with nothing new, so texts the loop already has
+    in hand (here one and two turns behind) join it."""
+    adapter: ModelAdapter = registry.get("tiny-bert")
+
+    async def scenario() -> None:
+        gate = InferenceGate(concurrency=1, queue_timeout_s=30)
+        batcher = Batcher(gate, max_batch=16)
+
+        async def after_turns(text: str, turns: int) -> AttentionRun:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            return await batcher.run(adapter, text)
+
+        runs = await asyncio.gather(*(after_turns(text, i) for i, text in enumerate(TEXTS[:3])))
+        assert (batcher.batches, batcher.texts) == (1, 3)
+        for text, run in zip(TEXTS, runs, strict=False):
+            _assert_same(adapter.run(text, None, max_new_tokens=1), run)
+        gate.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_request_whose_client_left_is_skipped(registry: Registry) -> None:
     adapter: ModelAdapter = registry.get("tiny-bert")
 
