@@ -95,7 +95,6 @@ class Batcher:
                 else:
                     done.set_result(result)
 
-
     async def _let_arrivals_join(self, line: _Line) -> None:
         """Let the event loop finish what it has in hand before the batch is taken: requests
         already read from their sockets join this batch rather than wait for the next, and the
