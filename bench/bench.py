@@ -16,7 +16,8 @@ For each model and input length n it measures, on this machine:
   as the page asks), then one head of one layer at full resolution, and the server's peak
   RSS (a fresh server per length, serving only that model);
 - throughput (MiniLM): 16 clients sending 400 distinct 20-30-token texts, against the bare
-  forward rate and the batched-run rate of the same texts; the median of five rounds.
+  forward rate, and beside the rates of the server's own runs of the same texts one at a time
+  and batched (no HTTP); the median of five rounds.
 """
 
 import argparse
@@ -372,6 +373,7 @@ def distinct_text(i: int) -> str:
 class ThroughputRow:
     model: str
     bare_rate: float  # forward passes a second, back to back, one text at a time
+    lone_rate: float  # texts a second through the server's own run, one at a time, no server
     batch_rate: float  # texts a second through run_batch, 16 at a time, no server
     rate: float  # requests a second, THROUGHPUT_CLIENTS clients
     ratio: float  # served / bare, the median of the rounds' ratios
@@ -398,6 +400,13 @@ def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
         return time.perf_counter() - start
 
     first = [distinct_text(offset + i) for i in range(THROUGHPUT_REQUESTS)]
+    # The server's own run of one text at a time (packed, oneDNN, value norms), no HTTP: what
+    # serving costs on top of it, apart from what the stock model's kernels cost.
+    adapter.run(first[0], None, max_new_tokens=1)
+    start = time.perf_counter()
+    for text in first:
+        adapter.run(text, None, max_new_tokens=1)
+    lone_rate = len(first) / (time.perf_counter() - start)
     # The ceiling of batching: the server's own batched runs (16 texts a pass, value norms
     # and slicing included), back to back, with no HTTP at all.
     adapter.run_batch(first[:THROUGHPUT_CLIENTS])
@@ -425,6 +434,7 @@ def measure_throughput(adapter: Any, url: str, offset: int) -> ThroughputRow:
     return ThroughputRow(
         adapter.info.id,
         bare_rate,
+        lone_rate,
         batch_rate,
         rate,
         ratio,
@@ -469,20 +479,21 @@ def print_throughput(rows: list[ThroughputRow]) -> None:
         f"\nThroughput: {THROUGHPUT_CLIENTS} clients, {THROUGHPUT_REQUESTS} distinct 20-30-token "
         "texts (uint8, every one a new run), against the same texts' bare forward passes back "
         f"to back; the median of {THROUGHPUT_ROUNDS} rounds (each round's ratio in brackets); "
-        f"batched: the runs in batches of {THROUGHPUT_CLIENTS} without a server. Latencies and "
-        "errors: all rounds.\n"
+        "lone: the server's own runs one at a time, and batched: in batches of "
+        f"{THROUGHPUT_CLIENTS}, both without a server. Latencies and errors: all rounds.\n"
     )
     print(
-        "| model | bare forward /s | batched runs /s (×bare) | served /s (×bare) [rounds] "
-        "| p50 ms | p95 ms | p99 ms | errors |"
+        "| model | bare forward /s | lone runs /s (×bare) | batched runs /s (×bare) "
+        "| served /s (×bare) [rounds] | served ×lone | p50 ms | p95 ms | p99 ms | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         each = ", ".join(f"{ratio:.2f}" for ratio in r.ratios)
         print(
             f"| {r.model} | {r.bare_rate:.1f} "
+            f"| {r.lone_rate:.1f} ({r.lone_rate / r.bare_rate:.2f}) "
             f"| {r.batch_rate:.1f} ({r.batch_rate / r.bare_rate:.2f}) "
-            f"| {r.rate:.1f} ({r.ratio:.2f}) [{each}] "
+            f"| {r.rate:.1f} ({r.ratio:.2f}) [{each}] | {r.rate / r.lone_rate:.2f} "
             f"| {r.p50:.0f} | {r.p95:.0f} | {r.p99:.0f} | {r.errors} |"
         )
 
