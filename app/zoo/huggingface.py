@@ -239,9 +239,9 @@ class HuggingFaceAdapter(ModelAdapter):
             ]
         self.model.set_attn_implementation(PACKED_ATTENTION)
         self.packed = True
-        if onednn_linears:
-            onednn.use_onednn_linears(self.model)
         try:
+            if onednn_linears:
+                onednn.use_onednn_linears(self.model)
             runs = self.run_batch(texts)
             matches = all(
                 isinstance(run, AttentionRun)

@@ -61,3 +61,21 @@ def test_an_encoder_runs_its_linears_on_onednn_only_when_asked(
     assert adapter.packed
     flags = _linears_on_onednn(adapter)
     assert flags and all(flag is onednn_linears for flag in flags)
+
+
+def test_an_encoder_whose_onednn_setup_fails_still_loads_on_the_default_kernels(
+    tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The private oneDNN operators may change with PyTorch: failing, they cost the speed-up,
+    not the model."""
+
+    def broken(model: nn.Module) -> None:
+        raise RuntimeError("no such operator")
+
+    monkeypatch.setattr(onednn, "use_onednn_linears", broken)
+    info = ModelInfo("m", "m", "encoder", 0, 0, [], "", 0, [Example("the cat sat on the mat")])
+    adapter = HuggingFaceAdapter.from_folder(tiny_models["bert"], info, max_tokens=64)
+    assert not adapter.packed
+    assert not any(_linears_on_onednn(adapter))
+    (run,) = adapter.run_batch(["still served"])
+    assert run.blocks  # type: ignore[union-attr]
