@@ -6,9 +6,10 @@ iterations after each parallel region before it sleeps: by default 300,000, seve
 milliseconds on this machine. In the server that core is wanted right after a model run, by
 the event loop answering the batch just run and reading the next. 10,000 iterations (about
 a quarter of a millisecond) still cover the gaps between the regions of one forward pass:
-on 2 cores, 16 clients got about 15% more requests a second, and a lone request was as fast
-(README, "Benchmark"). Set here, before anything imports torch, so that every way of
-starting the server has it.
+on 2 cores, with PyTorch's default (MKL) linear layers, 16 clients got about 15% more
+requests a second, and a lone request was as fast; with oneDNN's (app/zoo/onednn.py) it made
+no measurable difference either way (README, "Benchmark"). Set here, before anything imports
+torch, so that every way of starting the server has it.
 
 Hugging Face tokenizers hand even a single text to a pool of worker threads (Rayon) unless
 TOKENIZERS_PARALLELISM is false. A request's text is one short string: alone, a worker
