@@ -23,19 +23,7 @@ from app.api.outcomes import mark_abandoned
 from app.api.rate_limit import ClientRateLimiter, RateLimit
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
-from app.api.routes import (
-    align,
-    attention,
-    docs,
-    explain,
-    generate,
-    heads,
-    health,
-    lessons,
-    models,
-    pages,
-    report,
-)
+from app.api.routes import api_router, docs
 from app.api.shared_cache import SharedRunCache
 from app.attention.cache import RunCache
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -132,17 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         ReplicaHeader, name=settings.replica_name or f"{socket.gethostname()}:{os.getpid()}"
     )
-    app.include_router(health.router)
-    app.include_router(models.router)
-    app.include_router(heads.router)
-    app.include_router(attention.router)
-    app.include_router(align.router)
-    app.include_router(report.router)
-    app.include_router(explain.router)
-    app.include_router(generate.router)
-    app.include_router(lessons.router)
-    app.include_router(pages.router)
-    app.include_router(docs.router)
+    app.include_router(api_router)
     app.mount(docs.DOCS_ASSETS_URL, docs.docs_assets(), name="docs-assets")
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

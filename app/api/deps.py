@@ -8,6 +8,7 @@ from app.api.batching import Batcher
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
+from app.api.runs import RunService
 from app.api.shared_cache import SharedRunCache
 from app.attention.cache import RunCache
 from app.settings import Settings
@@ -63,6 +64,24 @@ GateDep = Annotated[InferenceGate, Depends(get_gate)]
 HeadRolesDep = Annotated[HeadRoleStore, Depends(get_head_roles)]
 RendererDep = Annotated[Renderer, Depends(get_renderer)]
 BatcherDep = Annotated[Batcher, Depends(get_batcher)]
+
+
+async def get_runs(
+    registry: RegistryDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+    shared: SharedCacheDep,
+    gate: GateDep,
+    batcher: BatcherDep,
+    renderer: RendererDep,
+) -> RunService:
+    """The run service over this app's parts. Put together per request, from the other
+    dependencies, so that a test that overrides one of them (the settings, say) reaches the
+    service too; building it costs a few microseconds."""
+    return RunService(registry, settings, cache, shared, gate, batcher, renderer)
+
+
+RunsDep = Annotated[RunService, Depends(get_runs)]
 
 
 async def require_json_body(request: Request) -> None:

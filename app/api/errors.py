@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.inference import ServerBusyError
-from app.api.schemas import ErrorOut
+from app.api.schemas.errors import ErrorOut
 from app.attention.errors import InputError
 from app.zoo.registry import UnknownModelError
 

@@ -24,7 +24,7 @@ import anyio.to_thread
 from pydantic import ValidationError
 
 from app.api.inference import InferenceGate
-from app.api.schemas import HeadRoleOut, HeadRolesOut, ProbeOut, RoleOut
+from app.api.schemas.models import HeadRoleOut, HeadRolesOut, ProbeOut, RoleOut
 from app.attention.roles import RULES
 from app.zoo import head_roles
 from app.zoo.base import ModelAdapter

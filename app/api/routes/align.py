@@ -6,10 +6,10 @@ from typing import Literal
 import anyio.to_thread
 from fastapi import APIRouter
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, SettingsDep, SharedCacheDep
+from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.routes.attention import checked_run, request_options
-from app.api.schemas import AlignOut, AlignRequest, AlignScoresOut, RunFields
+from app.api.runs import RunSpec
+from app.api.schemas.align import AlignOut, AlignRequest, AlignScoresOut
 from app.attention.alignment import Alignment, AlignSetting, align
 from app.attention.errors import InputError
 from app.attention.pharaoh import count, format_links, parse_gold
@@ -98,33 +98,21 @@ def aligned_out(
     summary="Word alignment from a translator's cross-attention, scored against a gold one",
     responses=ERROR_RESPONSES,
 )
-async def align_route(
-    request: AlignRequest,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    cache: CacheDep,
-    shared: SharedCacheDep,
-    gate: GateDep,
-) -> AlignOut:
+async def align_route(request: AlignRequest, runs: RunsDep) -> AlignOut:
     """Links each target token (or word) to source tokens by reading one cross-attention
     layer, one head or the head mean, with the chosen method; the run is the one /attention
     computes and caches for the same model, text, target and variant."""
-    adapter = registry.get(request.model)
+    adapter = runs.adapter(request.model)
     if adapter.info.family != "encoder-decoder":
         raise InputError(
             f"model '{adapter.info.id}' has no cross-attention, so nothing aligns a target to "
             "a source; choose a translator (family 'encoder-decoder' in GET /api/v1/models)"
         )
     setting, chosen_by = chosen_setting(request, adapter)
-    fields = RunFields(
-        model=request.model,
-        text=request.text,
-        target=request.target,
-        variant=request.variant,
-        granularity=request.granularity,
+    spec = RunSpec(
+        model=request.model, text=request.text, target=request.target, variant=request.variant
     )
-    options = request_options(fields)
-    run, _ = await checked_run(fields, options, adapter, registry, settings, cache, shared, gate)
+    run, _ = await runs.run(runs.check(spec))
 
     def compute() -> AlignOut:
         alignment = align(run, setting, request.granularity)

@@ -1,9 +1,9 @@
 from fastapi import APIRouter
 
-from app.api.deps import GateDep, RegistryDep, SettingsDep
+from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.routes.attention import check_texts
-from app.api.schemas import ExplainOut, ExplainRequest
+from app.api.runs.validation import check_texts
+from app.api.schemas.explain import ExplainOut, ExplainRequest
 from app.attention.steps import explain_payload
 
 router = APIRouter(prefix="/api/v1", tags=["attention"])
@@ -14,15 +14,13 @@ router = APIRouter(prefix="/api/v1", tags=["attention"])
     summary="Self-attention step by step: one head's q, K, V, scores, softmax and output",
     responses=ERROR_RESPONSES,
 )
-async def explain(
-    request: ExplainRequest, registry: RegistryDep, settings: SettingsDep, gate: GateDep
-) -> ExplainOut:
-    adapter = registry.get(request.model)
-    check_texts(request.text, request.target, settings)
+async def explain(request: ExplainRequest, runs: RunsDep) -> ExplainOut:
+    adapter = runs.adapter(request.model)
+    check_texts(request.text, request.target, runs.settings)
     stack = request.stack or ("decoder" if adapter.info.family == "decoder" else "encoder")
 
     def compute() -> ExplainOut:
-        internals = gate.timed_run(
+        internals = runs.gate.timed_run(
             adapter.info.id,
             lambda: adapter.explain(
                 request.text,
@@ -37,4 +35,4 @@ async def explain(
         payload = explain_payload(adapter.info.id, stack, request.layer, request.head, internals)
         return ExplainOut.model_validate(payload)
 
-    return await gate.run(compute)
+    return await runs.gate.run(compute)

@@ -14,7 +14,7 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app.api.deps import GateDep, RegistryDep, SettingsDep
+from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.events import (
     EVENT_STREAM,
@@ -26,8 +26,8 @@ from app.api.events import (
 )
 from app.api.inference import InferenceGate, ServerBusyError
 from app.api.outcomes import mark_abandoned
-from app.api.routes.attention import check_text, new_token_budget
-from app.api.schemas import GenerateOut, GenerateRequest
+from app.api.runs.validation import check_text, new_token_budget
+from app.api.schemas.generate import GenerateOut, GenerateRequest
 from app.attention.errors import InputError
 from app.attention.ops.encode import Encoding, encode
 from app.zoo.registry import Registry
@@ -108,13 +108,12 @@ def _check_decoder(model_id: str, family: str, registry: Registry) -> None:
 async def generate(
     request: GenerateRequest,
     http: Request,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    gate: GateDep,
+    runs: RunsDep,
 ) -> Response:
-    adapter = registry.get(request.model)
+    adapter = runs.adapter(request.model)
+    settings, gate = runs.settings, runs.gate
     check_text(request.text, "text", settings.max_chars)
-    _check_decoder(adapter.info.id, adapter.info.family, registry)
+    _check_decoder(adapter.info.id, adapter.info.family, runs.registry)
     budget = new_token_budget(request.max_new_tokens, settings)
     # Tokenizing only (no torch): off the event loop, but not in the gate's queue, so a bad
     # prompt is a 4xx at once and a good one queues once, for its steps.

@@ -1,8 +1,8 @@
 from fastapi import APIRouter, Query
 
-from app.api.deps import GateDep, HeadRolesDep, RegistryDep
+from app.api.deps import HeadRolesDep, RunsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.schemas import HeadRolesOut
+from app.api.schemas.models import HeadRolesOut
 from app.attention.errors import InputError
 from app.zoo.base import ModelInfo
 
@@ -27,12 +27,11 @@ def _variant(info: ModelInfo, asked: str | None) -> str | None:
 )
 async def head_roles(
     model_id: str,
-    registry: RegistryDep,
+    runs: RunsDep,
     store: HeadRolesDep,
-    gate: GateDep,
     variant: str | None = Query(
         None, max_length=32, description="One of the model's variants; the default if left out."
     ),
 ) -> HeadRolesOut:
-    adapter = registry.get(model_id)
-    return await store.get(adapter, _variant(adapter.info, variant), gate)
+    adapter = runs.adapter(model_id)
+    return await store.get(adapter, _variant(adapter.info, variant), runs.gate)

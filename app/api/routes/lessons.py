@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import GateDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.routes.pages import render_page
+from app.api.templates import render_page
 from app.lessons import kernel_regression as nw
 from app.lessons import scoring
 from app.lessons.schemas import (

@@ -3,7 +3,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from app.api.deps import RegistryDep
-from app.api.schemas import ModelOut, ModelsOut
+from app.api.schemas.models import ModelOut, ModelsOut
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 

@@ -5,20 +5,14 @@ from pathlib import Path
 import plotly
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
 
+from app.api.templates import render_page
 from app.settings import PROJECT_ROOT
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
 
 # Served from the installed plotly package so the page works with no network at all.
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-def render_page(request: Request, template: str) -> HTMLResponse:
-    """A page of the site: `template` extends base.html."""
-    return templates.TemplateResponse(request, template, {"plotly_version": plotly.__version__})
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import CacheDep, GateDep, RegistryDep, RendererDep, SettingsDep, SharedCacheDep
+from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.routes.attention import cache_headers, checked_run, rendered, request_options
-from app.api.schemas import ReportQuery
+from app.api.runs import cache_headers
+from app.api.schemas.attention import ReportQuery
 from app.attention.analysis import largest_max_size, response_weights
 from app.attention.errors import InputError
 from app.attention.ops.encode import Encoding
@@ -62,30 +62,24 @@ def _filename(model_id: str, variant: str | None, created: datetime) -> str:
 async def report(
     query: Annotated[ReportQuery, Query()],
     http_request: Request,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    cache: CacheDep,
-    shared: SharedCacheDep,
-    gate: GateDep,
-    renderer: RendererDep,
+    runs: RunsDep,
 ) -> Response:
     """The fields of POST /api/v1/attention as query parameters (lists repeated,
     `layers=0&layers=2`, or comma-separated, `layers=0,2`), checked the same way and run
     through the same cache and inference queue. A run with more weights than
     ATTN_REPORT_MAX_WEIGHTS (or ATTN_MAX_RESPONSE_WEIGHTS) is pooled to fit, and the report
     says so."""
-    adapter = registry.get(query.model)
-    options = request_options(query)
-    run, cache_status = await checked_run(
-        query, options, adapter, registry, settings, cache, shared, gate
-    )
+    spec = query.spec()
+    checked = runs.check(spec)
+    run, cache_status = await runs.run(checked)
+    adapter, options, settings = checked.adapter, spec.options, runs.settings
     bound = min(settings.report_max_weights, settings.max_response_weights)
     full_weights = response_weights(run, options, query.layers, query.heads, None)
     pooling = None
     if full_weights > bound:
         fitting = largest_max_size(run, options, query.layers, query.heads, bound)
         pooling = _pooling(full_weights, bound, fitting)
-    variant = query.variant or adapter.info.default_variant
+    variant = checked.variant
     created = datetime.now(UTC).replace(microsecond=0)
     facts = ReportFacts(
         model_id=adapter.info.id,
@@ -117,7 +111,7 @@ async def report(
         )
         return render_report(attention_json, facts).encode()
 
-    body = await rendered(gate, renderer, run, render)
+    body = await runs.render(run, render)
     disposition = f'attachment; filename="{_filename(adapter.info.id, variant, created)}"'
     return Response(
         body,
