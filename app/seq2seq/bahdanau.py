@@ -25,6 +25,7 @@ from torch import nn
 from app.attention.names import cross_attention
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
 from app.seq2seq.gru_encoder import BiGRUEncoder
+from app.seq2seq.spec import FamilySpec
 from app.seq2seq.vocab import EOS_ID
 
 
@@ -180,3 +181,6 @@ class BahdanauTranslator(Seq2SeqModel):
             all_weights.append(weights)
         cross = torch.stack(all_weights, dim=1).unsqueeze(1)  # (B, 1, T, S)
         return torch.stack(all_logits, dim=1), {cross_attention(0): cross}
+
+
+FAMILY = FamilySpec("bahdanau", BahdanauConfig, BahdanauTranslator)

@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from app.seq2seq.base import Seq2SeqModel
-from app.seq2seq.families import ModelConfig, build_model, family_of, make_config
-from app.seq2seq.luong import SCORES
+from app.seq2seq.families import FAMILIES, build_model, family_of, make_config
+from app.seq2seq.spec import ModelConfig, Variants
 from app.seq2seq.vocab import Vocab
 
 CONFIG_FILE = "config.json"
@@ -37,13 +37,26 @@ class Checkpoint:
 
 
 def variant_names(model_dir: Path) -> list[str]:
-    """Variant folders of a model folder (Luong scores in the order dot, general, concat);
-    empty when the folder holds a single checkpoint."""
+    """Variant folders of a model folder, in the order their family lists its variants
+    (Luong: dot, general, concat); empty when the folder holds a single checkpoint."""
     if (model_dir / CONFIG_FILE).is_file():
         return []
-    names = [p.name for p in model_dir.iterdir() if (p / CONFIG_FILE).is_file()]
-    known = [name for name in SCORES if name in names]
-    return known + sorted(set(names) - set(known))
+    names = sorted(p.name for p in model_dir.iterdir() if (p / CONFIG_FILE).is_file())
+    declared = _family_variants(model_dir / names[0]) if names else None
+    known = [name for name in declared.names if name in names] if declared else []
+    return known + [name for name in names if name not in known]
+
+
+def default_variant(model_dir: Path, names: list[str]) -> str:
+    """The variant of a model folder a caller gets without naming one, among its `names`
+    (variant_names): the family's default when it was trained, else the first."""
+    declared = _family_variants(model_dir / names[0])
+    return declared.default if declared and declared.default in names else names[0]
+
+
+def _family_variants(checkpoint_dir: Path) -> Variants | None:
+    family = FAMILIES.get(read_json(checkpoint_dir / CONFIG_FILE)["family"])
+    return family.variants if family else None
 
 
 def save_checkpoint(directory: Path, checkpoint: Checkpoint) -> None:

@@ -26,6 +26,7 @@ from torch import nn
 from app.attention.names import cross_attention
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
 from app.seq2seq.gru_encoder import BiGRUEncoder
+from app.seq2seq.spec import FamilySpec, Variants
 
 SCORES = ("dot", "general", "concat")
 DEFAULT_SCORE = "general"
@@ -165,3 +166,8 @@ class LuongTranslator(Seq2SeqModel):
             target_in, state["hidden"], state["memory"], state["source_embeddings"], source_mask
         )
         return logits, {cross_attention(0): weights.unsqueeze(1)}  # (B, 1, T, S)
+
+
+# One checkpoint per score function, each in its own folder: the page compares them on one
+# sentence.
+FAMILY = FamilySpec("luong", LuongConfig, LuongTranslator, Variants("score", SCORES, DEFAULT_SCORE))

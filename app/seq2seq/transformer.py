@@ -17,6 +17,7 @@ from torch import nn
 
 from app.attention.names import cross_attention, decoder_self_attention, encoder_self_attention
 from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
+from app.seq2seq.spec import FamilySpec
 
 
 @dataclass
@@ -252,3 +253,11 @@ class Transformer(Seq2SeqModel):
             y, cache = layer.step(y, state, i, state["source_mask"])
             state.update(cache)
         return self.project(y[:, -1]), state  # (B, V)
+
+
+def attention_layout(config: TransformerConfig) -> tuple[int, int]:
+    """(layers, heads) of its blocks: the deeper stack sets the layer count."""
+    return max(config.encoder_layers, config.decoder_layers), config.heads
+
+
+FAMILY = FamilySpec("transformer", TransformerConfig, Transformer, layout=attention_layout)

@@ -16,9 +16,8 @@ import torch
 from app.attention.names import BlockName
 from app.attention.run import AttentionRun, TokenList
 from app.attention.words import token_word_ids
-from app.seq2seq.checkpoint import Checkpoint, load_checkpoint, variant_names
+from app.seq2seq.checkpoint import Checkpoint, default_variant, load_checkpoint, variant_names
 from app.seq2seq.families import attention_layout, family_of
-from app.seq2seq.luong import DEFAULT_SCORE
 from app.seq2seq.search import beam_search, greedy_search
 from app.seq2seq.text import (
     BOS,
@@ -100,7 +99,7 @@ class Translator:
     @classmethod
     def load(cls, model_dir: Path, variant: str | None = None) -> Translator:
         """Load models/<id>/; for a folder of variants (Luong scores) `variant` picks one,
-        defaulting to "general"."""
+        defaulting to the family's default variant ("general")."""
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise FileNotFoundError(f"no model folder at {model_dir}")
@@ -110,7 +109,7 @@ class Translator:
                 raise ValueError(f"{model_dir.name} has no variants; got variant={variant!r}")
             return cls(load_checkpoint(model_dir))
         if variant is None:
-            variant = DEFAULT_SCORE if DEFAULT_SCORE in variants else variants[0]
+            variant = default_variant(model_dir, variants)
         if variant not in variants:
             raise ValueError(
                 f"unknown variant {variant!r} of {model_dir.name}; choose one of {variants}"
