@@ -1,7 +1,7 @@
 """Score a translator's attention alignments against the hand-aligned dev gold set.
 
-    python -m app.seq2seq.align_eval --model-dir models/transformer-zh-en
-    python -m app.seq2seq.align_eval --model-dir models/luong-zh-en/general --write
+    python -m training.align_eval --model-dir models/transformer-zh-en
+    python -m training.align_eval --model-dir models/luong-zh-en/general --write
 
 Each gold pair is read teacher-forced (its English through the decoder) and every setting
 is scored: each method of app/attention/ops/align.py, on every decoder layer, with the
@@ -29,12 +29,10 @@ from app.attention.ops.align import ALIGN_METHODS
 from app.attention.pharaoh import AlignmentCounts, GoldAlignment, count, parse_gold
 from app.attention.run import AttentionRun
 from app.seq2seq.align_record import ALIGNMENT_FILE, write_alignment_record
-from app.seq2seq.card import write_card
-from app.seq2seq.checkpoint import variant_names
-from app.seq2seq.luong import SCORES
 from app.seq2seq.translator import Translator
+from training.card.render import write_card
 
-DEFAULT_GOLD = Path(__file__).resolve().parents[2] / "models" / "alignment" / "dev_gold.jsonl"
+DEFAULT_GOLD = Path(__file__).resolve().parents[1] / "models" / "alignment" / "dev_gold.jsonl"
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
@@ -142,11 +140,9 @@ def main(argv: list[str] | None = None) -> None:
             args.model_dir, args.gold, len(pairs), best.row(), scores_table(scores)
         )
         print(f"wrote {args.model_dir / ALIGNMENT_FILE}")
-        # A Luong scorer's folder (dot/, general/, concat/) has its card in its parent.
-        scorer = args.model_dir.name in variant_names(args.model_dir.parent)
-        card_folder = (
-            args.model_dir.parent if scorer and args.model_dir.name in SCORES else args.model_dir
-        )
+        # A variant's own folder (Luong: dot/, general/, concat/) has its card in its parent.
+        in_variant_folder = translator.variant is not None and not translator.variants
+        card_folder = args.model_dir.parent if in_variant_folder else args.model_dir
         print(f"wrote {write_card(card_folder)}")
 
 

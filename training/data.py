@@ -1,22 +1,14 @@
-"""Parallel data: loading Tatoeba and HSK pairs, seeded splits, token-budget batches."""
+"""The parallel corpus: Tatoeba and HSK pairs, read and split into train, dev and test."""
 
 from __future__ import annotations
 
+import hashlib
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from app.seq2seq.text import (
-    normalize_chinese,
-    sentence_starts,
-    tokenize_chinese,
-    tokenize_english,
-    truecase,
-)
-from app.seq2seq.vocab import Vocab
+from app.seq2seq.text import normalize_chinese
 
 HSK_PLACEHOLDER_TRANSLATIONS = frozenset({"PH"})
 
@@ -33,6 +25,12 @@ class Splits:
     train: list[Pair]
     dev: list[Pair]
     test: list[Pair]
+
+
+def file_sha256(path: Path) -> str:
+    """The corpus file's fingerprint, recorded with a model so evaluation can tell whether
+    it rebuilds the same split."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_tatoeba(path: Path) -> list[Pair]:
@@ -88,117 +86,3 @@ def split_pairs(
     held_sources = {p.source for p in test} | {p.source for p in dev}
     train.extend(p for p in extra if p.source not in held_sources)
     return Splits(train=train, dev=dev, test=test)
-
-
-def lowercase_vocabulary(targets: Sequence[list[str]]) -> set[str]:
-    """Words seen in lowercase away from a sentence start: the truecasing evidence."""
-    return {
-        token
-        for tokens in targets
-        for token, start in zip(tokens, sentence_starts(tokens), strict=True)
-        if not start and token == token.lower()
-    }
-
-
-def target_tokens(english: str, known_lowercase: set[str] | Vocab) -> list[str]:
-    return truecase(tokenize_english(english), known_lowercase.__contains__)
-
-
-@dataclass(frozen=True)
-class Example:
-    source: list[int]
-    target: list[int]
-
-
-def encode_pairs(
-    pairs: Sequence[Pair],
-    source_vocab: Vocab,
-    target_vocab: Vocab,
-    max_source_len: int | None = None,
-    max_target_len: int | None = None,
-) -> list[Example]:
-    """Token ids (no specials; batching adds them); drops pairs over the length limits."""
-    examples = []
-    for pair in pairs:
-        source = tokenize_chinese(pair.source)
-        target = target_tokens(pair.target, target_vocab)
-        if max_source_len is not None and len(source) + 1 > max_source_len:
-            continue
-        if max_target_len is not None and len(target) + 1 > max_target_len:
-            continue
-        examples.append(Example(source_vocab.encode(source), target_vocab.encode(target)))
-    return examples
-
-
-@dataclass(frozen=True)
-class Batch:
-    source: torch.Tensor  # (B, S) ids, source tokens then </s>, then <pad>
-    source_mask: torch.Tensor  # (B, S) True at real tokens
-    target_in: torch.Tensor  # (B, T) <s> y1 .. yn, then <pad>
-    target_out: torch.Tensor  # (B, T) y1 .. yn </s>, then <pad>
-
-    @property
-    def target_tokens(self) -> int:
-        return int((self.target_out != 0).sum())
-
-
-def collate(examples: Sequence[Example], source_vocab: Vocab, target_vocab: Vocab) -> Batch:
-    sources = [[*e.source, source_vocab.eos_id] for e in examples]
-    targets_in = [[target_vocab.bos_id, *e.target] for e in examples]
-    targets_out = [[*e.target, target_vocab.eos_id] for e in examples]
-
-    def pad(rows: list[list[int]], value: int) -> torch.Tensor:
-        width = max(len(r) for r in rows)
-        return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
-
-    source = pad(sources, source_vocab.pad_id)  # (B, S)
-    return Batch(
-        source=source,
-        source_mask=source != source_vocab.pad_id,
-        target_in=pad(targets_in, target_vocab.pad_id),
-        target_out=pad(targets_out, target_vocab.pad_id),
-    )
-
-
-def token_budget_batches(
-    examples: Sequence[Example], max_tokens: int, rng: random.Random | None = None
-) -> list[list[Example]]:
-    """Group examples of similar length so that each batch holds about `max_tokens`
-    padded source+target tokens. With `rng`, examples are shuffled within length pools
-    and batches are returned in random order; without it, the order is deterministic."""
-    order = list(range(len(examples)))
-    if rng is not None:
-        rng.shuffle(order)
-    pool_size = 4096
-    batches: list[list[Example]] = []
-    for start in range(0, len(order), pool_size):
-        pool = sorted(
-            order[start : start + pool_size],
-            key=lambda i: (len(examples[i].source), len(examples[i].target)),
-        )
-        batch: list[Example] = []
-        width = 0
-        for i in pool:
-            example = examples[i]
-            row = len(example.source) + len(example.target) + 2
-            if batch and max(width, row) * (len(batch) + 1) > max_tokens:
-                batches.append(batch)
-                batch, width = [], 0
-            batch.append(example)
-            width = max(width, row)
-        if batch:
-            batches.append(batch)
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches
-
-
-def iterate_batches(
-    examples: Sequence[Example],
-    source_vocab: Vocab,
-    target_vocab: Vocab,
-    max_tokens: int,
-    rng: random.Random | None = None,
-) -> Iterator[Batch]:
-    for group in token_budget_batches(examples, max_tokens, rng):
-        yield collate(group, source_vocab, target_vocab)

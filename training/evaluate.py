@@ -1,14 +1,13 @@
 """Score a trained model on its held-out Tatoeba split (sacrebleu BLEU and chrF against
 the cased references) and show example translations with their alignments.
 
-    python -m app.seq2seq.evaluate --model-dir models/transformer-zh-en \\
+    python -m training.evaluate --model-dir models/transformer-zh-en \\
         --tatoeba /path/to/cmn-eng.tsv --beam 5 --write
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shlex
 import sys
 import time
@@ -18,22 +17,13 @@ from typing import Any
 import sacrebleu
 import torch
 
-from app.attention.names import BlockName
-from app.attention.run import AttentionRun
-from app.seq2seq.card import write_card
 from app.seq2seq.checkpoint import METRICS_FILE, read_json, variant_names, write_json
-from app.seq2seq.data import Pair, read_tatoeba, split_pairs
 from app.seq2seq.translator import Translator
+from training.card.render import write_card
+from training.data import Pair, file_sha256, read_tatoeba, split_pairs
+from training.demo import alignment, alignment_text, cross_attention_names, demo_alignment
 
-DEMO_SOURCE = "我爱吃苹果"
-DEMO_TARGET = "I love apples"
-# what the alignment of the demo sentence should show: target word -> acceptable sources
-DEMO_ALIGNMENT = {"I": {"我"}, "love": {"爱"}, "apples": {"苹", "果"}}
 EXAMPLE_SOURCES = ("我爱吃苹果。", "他每天早上喝咖啡。", "你明天有空吗?", "这本书很有意思。")
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def held_out_pairs(data: dict[str, Any], tatoeba: Path, split: str) -> list[Pair]:
@@ -58,38 +48,6 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, Any
         "bleu": round(bleu.score, 2),
         "chrf": round(chrf.score, 2),
         "sentences": len(hypotheses),
-    }
-
-
-def cross_attention_names(run: AttentionRun) -> list[BlockName]:
-    return [name for name in run.sorted_names() if name.kind == "cross_attn"]
-
-
-def alignment(run: AttentionRun, block: BlockName) -> list[tuple[str, str]]:
-    """(target token, source token with the highest head-mean attention) per step."""
-    weights = run.blocks[block].mean(axis=0)  # (T, S)
-    best = weights.argmax(axis=-1).tolist()
-    sources = run.source.texts()
-    return [(t, sources[s]) for t, s in zip(run.target.texts(), best, strict=True)]
-
-
-def alignment_text(pairs: list[tuple[str, str]]) -> str:
-    return " ".join(f"{target}→{source}" for target, source in pairs)
-
-
-def demo_alignment(translator: Translator) -> dict[str, Any]:
-    """Teacher-force "I love apples" on 我爱吃苹果 and check each cross-attention block."""
-    run = translator.attend(DEMO_SOURCE, target=DEMO_TARGET)
-    layers = {}
-    for block in cross_attention_names(run):
-        pairs = alignment(run, block)
-        ok = all(source in DEMO_ALIGNMENT[t] for t, source in pairs if t in DEMO_ALIGNMENT)
-        layers[str(block)] = {"alignment": alignment_text(pairs), "ok": ok}
-    return {
-        "source": DEMO_SOURCE,
-        "target": DEMO_TARGET,
-        "blocks": layers,
-        "ok": any(layer["ok"] for layer in layers.values()),
     }
 
 
@@ -151,7 +109,7 @@ def evaluate_folder(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m app.seq2seq.evaluate", description=__doc__.split("\n\n")[0]
+        prog="python -m training.evaluate", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--model-dir", type=Path, required=True, help="models/<id>")
     parser.add_argument("--variant", help="for Luong: dot, general or concat (default: all)")
@@ -170,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python -m app.seq2seq.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m training.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
     variants = variant_names(args.model_dir)
     targets: list[str | None] = [args.variant] if args.variant else [*variants] or [None]
     for variant in targets:

@@ -1,5 +1,5 @@
 """Guided alignment (Garg et al., 2019): supervise one cross-attention distribution with
-prior word alignments (app.seq2seq.prior_alignment) while training for translation.
+prior word alignments (training.prior_alignment) while training for translation.
 
 For the attention row t that writes target token t, with prior links to the source
 characters J_t, the alignment loss is
@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from app.seq2seq.data import Batch, Example, Pair, collate, target_tokens, token_budget_batches
-from app.seq2seq.prior_alignment import Link
 from app.seq2seq.text import tokenize_chinese
 from app.seq2seq.vocab import Vocab
+from training.batches import Batch, collate, token_budget_batches
+from training.data import Pair
+from training.encoding import Example, target_tokens
+from training.prior_alignment import Link
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def encode_aligned(
     max_source_len: int,
     max_target_len: int,
 ) -> list[Example]:
-    """Like data.encode_pairs (same ids, same length filter), keeping each pair's links."""
+    """Like encoding.encode_pairs (same ids, same length filter), keeping each pair's links."""
     examples: list[Example] = []
     for (source, target), links in zip(tokens, alignments, strict=True):
         if len(source) + 1 > max_source_len or len(target) + 1 > max_target_len:
@@ -95,7 +97,7 @@ def aligned_batches(
     max_tokens: int,
     rng: random.Random | None = None,
 ) -> Iterator[tuple[Batch, torch.Tensor]]:
-    """data.iterate_batches with each batch's prior matrix."""
+    """batches.iterate_batches with each batch's prior matrix."""
     for group in token_budget_batches(examples, max_tokens, rng):
         batch = collate(group, source_vocab, target_vocab)
         yield batch, prior_matrix(group, batch)

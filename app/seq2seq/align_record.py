@@ -1,5 +1,5 @@
 """alignment.json in a checkpoint folder: how this checkpoint's attention aligns on the dev
-gold set (written by app/seq2seq/align_eval.py), and the setting `method: "best"` uses."""
+gold set (written by training/align_eval.py), and the setting `method: "best"` uses."""
 
 from __future__ import annotations
 
@@ -42,60 +42,3 @@ def read_alignment_record(folder: Path) -> dict[str, Any] | None:
     path = folder / ALIGNMENT_FILE
     record: dict[str, Any] | None = read_json(path) if path.is_file() else None
     return record
-
-
-METHOD_NAMES = {
-    "argmax": "argmax",
-    "threshold": "threshold",
-    "union": "union (argmax both ways)",
-    "grow_diag": "grow-diag (both ways, symmetrized)",
-    "shift_att": "shift-att",
-}
-
-
-def _setting(row: dict[str, Any]) -> str:
-    head = "head mean" if row["head"] is None else f"head {row['head']}"
-    threshold = f", ≥ {row['threshold']}" if row.get("threshold") is not None else ""
-    return f"layer {row['layer']}, {head}{threshold}"
-
-
-def alignment_card_lines(entries: list[tuple[str | None, Path]]) -> list[str]:
-    """The model card's Alignment section: for each checkpoint (variant, folder) scored by
-    align_eval, dev-gold precision, recall and AER per method, and the default."""
-    scored: list[tuple[str | None, dict[str, Any]]] = []
-    for variant, folder in entries:
-        record = read_alignment_record(folder)
-        if record is not None:
-            scored.append((variant, record))
-    if not scored:
-        return []
-    pairs = scored[0][1]["pairs"]
-    lines = [
-        "## Alignment",
-        "",
-        f"Word alignments read off the cross-attention, scored on the hand-aligned dev gold set "
-        f"(`models/alignment/`, {pairs} Tatoeba dev pairs, Chinese characters × English "
-        "tokens, sure and possible links; Och & Ney precision, recall and AER, summed over "
-        "the set). For each method, its best layer with the head mean and with any one head "
-        "(`python -m app.seq2seq.align_eval`, which prints every setting):",
-        "",
-    ]
-    for variant, record in scored:
-        if variant:
-            lines += [f"### {variant}", ""]
-        lines += ["| method | setting | precision | recall | AER |", "|---|---|---|---|---|"]
-        for row in record["methods"]:
-            lines.append(
-                f"| {METHOD_NAMES[row['method']]} | {_setting(row)} | {row['precision']:.3f} "
-                f"| {row['recall']:.3f} | {row['aer']:.3f} |"
-            )
-        best = record["best"]
-        lines += [
-            "",
-            f'Default (`method: "best"` of `POST /api/v1/align`): '
-            f"**{METHOD_NAMES[best['method']]}, {_setting(best)}**, dev AER {best['aer']:.3f}. "
-            "It was chosen on this same set, so the figure is optimistic: held-out pairs score "
-            "lower.",
-            "",
-        ]
-    return lines

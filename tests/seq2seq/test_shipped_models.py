@@ -11,8 +11,8 @@ import pytest
 from app.attention.alignment import AlignSetting, align
 from app.seq2seq.align_record import read_best_setting
 from app.seq2seq.checkpoint import WEIGHTS_FILE
-from app.seq2seq.evaluate import DEMO_ALIGNMENT, cross_attention_names
 from app.seq2seq.translator import Translator
+from training.demo import DEMO_ALIGNMENT, cross_attention_names
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED = [

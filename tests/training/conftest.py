@@ -1,4 +1,5 @@
-"""Fixtures: a tiny synthetic Tatoeba file and tiny models trained on it once per session."""
+"""Fixtures: a tiny synthetic Tatoeba file and tiny models trained on it once per session
+(tests/seq2seq reads them too)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.seq2seq import train
 from app.seq2seq.translator import Translator
+from training import train
 
 SUBJECTS = [
     ("我", "I", "like"),

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.seq2seq import train
-from app.seq2seq.data import Example, collate
-from app.seq2seq.guided import AlignedExample, alignment_loss, drop_last_source, prior_matrix
-from app.seq2seq.prior_alignment import grow_diag_final_and, intersection, parse_pharaoh
 from app.seq2seq.translator import Translator
 from app.seq2seq.vocab import Vocab
+from training import train
+from training.batches import collate
+from training.encoding import Example
+from training.guided import AlignedExample, alignment_loss, drop_last_source, prior_matrix
+from training.prior_alignment import grow_diag_final_and, intersection, parse_pharaoh
 
 
 def test_alignment_loss_of_a_hand_made_case() -> None:

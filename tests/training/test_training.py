@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.seq2seq.checkpoint import variant_names
-from app.seq2seq.data import read_hsk
 from app.seq2seq.translator import Translator
+from training.data import read_hsk
 
 from .conftest import TINY_FAMILIES
 
@@ -30,7 +30,7 @@ def test_training_writes_a_loadable_model_folder(
     assert metrics["test_beam1"]["sentences"] >= 4
     card = (root / "README.md").read_text()
     assert "CC-BY-SA-4.0" in card and "Tatoeba Project contributors" in card
-    assert "python -m app.seq2seq.train --model " + family in card
+    assert "python -m training.train --model " + family in card
 
     translator = Translator.load(root)
     run = translator.attend("我喜歡苹果。")
