@@ -69,7 +69,7 @@ def tiny_tatoeba(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def train_tiny(family: str, tatoeba: Path, out: Path) -> None:
+def train_tiny(family: str, tatoeba: Path, out: Path, *flags: str) -> None:
     train.main(
         [
             "--model",
@@ -97,6 +97,7 @@ def train_tiny(family: str, tatoeba: Path, out: Path) -> None:
             "--threads",
             "1",
             *TINY_FAMILIES[family],
+            *flags,
         ]
     )
 

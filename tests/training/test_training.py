@@ -9,9 +9,10 @@ import pytest
 
 from app.seq2seq.checkpoint import variant_names
 from app.seq2seq.translator import Translator
+from training import train
 from training.data import read_hsk
 
-from .conftest import TINY_FAMILIES
+from .conftest import TINY_FAMILIES, train_tiny
 
 
 @pytest.mark.parametrize("family", list(TINY_FAMILIES))
@@ -51,3 +52,26 @@ def test_the_hsk_data_drops_placeholder_translations() -> None:
     pairs = read_hsk()
     assert len(pairs) > 4000
     assert all(p.target != "PH" and p.source for p in pairs)
+
+
+def test_select_aligned_tracks_the_demo_and_the_card_says_so(
+    tiny_tatoeba: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "luong"
+    train_tiny("luong", tiny_tatoeba, out, "--select-aligned")
+    training = json.loads((out / "dot" / "training.json").read_text())
+    assert training["select_aligned"] is True
+    assert all(isinstance(h["demo_aligned"], bool) for h in training["history"])
+    # the lowest dev loss among the aligned evaluations; the last one when none aligned
+    aligned = [h for h in training["history"] if h["demo_aligned"]]
+    kept = min(aligned, key=lambda h: h["dev_loss"]) if aligned else training["history"][-1]
+    assert training["best_step"] == kept["step"]
+    assert "--select-aligned" in (out / "README.md").read_text()
+
+
+def test_a_variant_flag_applies_to_its_family_only(tiny_tatoeba: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        train.parse_args(
+            ["--model", "transformer", "--score", "dot", "--tatoeba", str(tiny_tatoeba)]
+            + ["--out", str(tmp_path)]
+        )
