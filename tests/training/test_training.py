@@ -70,8 +70,7 @@ def test_select_aligned_tracks_the_demo_and_the_card_says_so(
 
 
 def test_a_variant_flag_applies_to_its_family_only(tiny_tatoeba: Path, tmp_path: Path) -> None:
+    common = ["--tatoeba", str(tiny_tatoeba), "--out", str(tmp_path)]
+    assert train.parse_args(["--model", "luong", "--score", "dot", *common]).score == "dot"
     with pytest.raises(SystemExit):
-        train.parse_args(
-            ["--model", "transformer", "--score", "dot", "--tatoeba", str(tiny_tatoeba)]
-            + ["--out", str(tmp_path)]
-        )
+        train.parse_args(["--model", "transformer", "--score", "dot", *common])
