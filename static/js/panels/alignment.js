@@ -1,11 +1,13 @@
-// Word alignment of the cross-attention on show: POST /api/v1/align for the same run, read
-// as links, drawn as marks on the heatmap and solid lines in the line view, and scored
-// against a gold alignment the user pastes (precision, recall, AER).
+// The word alignment panel, for a block that reads as an alignment: which links were read
+// (POST /api/v1/align for the run, layer and head on show; shown.js fetches them) and, against
+// a gold alignment the user pastes, their precision, recall and AER. The heatmap marks the
+// links and the line view draws them solid.
 
-import { postJson } from "./api.js";
-import { el } from "./text.js";
+import { el } from "../text.js";
 
 const $ = (id) => document.getElementById(id);
+
+export const watches = ["shown"];
 
 const METHOD_NAMES = {
   argmax: "argmax",
@@ -14,16 +16,6 @@ const METHOD_NAMES = {
   grow_diag: "grow-diag of both ways",
   shift_att: "shift-att",
 };
-
-// The links' indices skip special tokens; the heatmap may show them. Position n of the
-// alignment's list is the n-th label that is not special.
-function displayIndex(special) {
-  const positions = [];
-  special.forEach((isSpecial, i) => {
-    if (!isSpecial) positions.push(i);
-  });
-  return positions;
-}
 
 function describe(body) {
   const head = body.head == null ? "mean over heads" : `head ${body.head}`;
@@ -49,60 +41,45 @@ function showScores(scores) {
   );
 }
 
-export function alignmentShown(block) {
-  return block.kind === "cross_attn";
+// What the controls ask for: the method, its threshold, the gold to score against.
+function settings() {
+  return {
+    method: $("align-method").value,
+    threshold: Number($("align-threshold").value),
+    gold: $("align-gold").value.trim(),
+  };
 }
 
-export function resetAlignment() {
-  $("align-panel").hidden = true;
-  $("align-links").textContent = "";
-  showScores(null);
+// Every change of the controls (and each press of Score) asks for the links again.
+export function bind(store) {
+  const ask = () => store.set({ align: settings() });
+  $("align-method").addEventListener("change", () => {
+    $("align-threshold-label").hidden = $("align-method").value !== "threshold";
+    ask();
+  });
+  $("align-threshold").addEventListener("change", ask);
+  $("align-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    ask();
+  });
+  ask();
 }
 
-// The links of `shown` (the heatmap's run, layer and head) as [row, col] of the heatmap, or
-// null when none are asked for; the panel says what was read and, with a gold, its scores.
-export async function alignmentMarks(shown, body) {
+export function render({ shown }) {
+  if (!shown) return;
   const panel = $("align-panel");
-  panel.hidden = false;
-  const method = $("align-method").value;
-  if (method === "off") {
-    $("align-links").textContent = "No links drawn.";
+  const { alignment } = shown;
+  panel.hidden = !alignment;
+  let problem = null;
+  if (!alignment) problem = "";
+  else if (alignment.off) problem = "No links drawn.";
+  else if (alignment.error) problem = `No links: ${alignment.error}`;
+  if (problem !== null) {
+    $("align-links").textContent = problem;
     showScores(null);
-    return null;
+    return;
   }
-  const request = { model: shown.model, text: shown.text, granularity: shown.options.granularity };
-  if (shown.variant) request.variant = shown.variant;
-  if (shown.target) request.target = shown.target;
-  request.method = method;
-  if (method !== "best") {
-    request.layer = shown.layer;
-    if (shown.head !== "mean") request.head = shown.head;
-    if (method === "threshold") request.threshold = Number($("align-threshold").value);
-  }
-  const gold = $("align-gold").value.trim();
-  let aligned;
-  let goldProblem = null;
-  try {
-    aligned = await postJson("/api/v1/align", gold ? { ...request, gold } : request);
-  } catch (error) {
-    if (!gold) {
-      $("align-links").textContent = `No links: ${error.message}`;
-      showScores(null);
-      return null;
-    }
-    // The gold was refused (a typo, an index out of range): the links still show.
-    goldProblem = error.message;
-    try {
-      aligned = await postJson("/api/v1/align", request);
-    } catch (again) {
-      $("align-links").textContent = `No links: ${again.message}`;
-      showScores(null);
-      return null;
-    }
-  }
-  const block = shown.block;
-  const rows = displayIndex(body.special[block.rows]);
-  const cols = displayIndex(body.special[block.cols]);
+  const { aligned, goldProblem } = alignment;
   $("align-links").replaceChildren(
     `Links from ${describe(aligned)}: `,
     el("code", { text: aligned.pharaoh || "(none)" }),
@@ -111,17 +88,4 @@ export async function alignmentMarks(shown, body) {
   if (goldProblem) $("align-scores").textContent = `Gold not scored: ${goldProblem}`;
   else showScores(aligned.scores);
   panel.dataset.pharaoh = aligned.pharaoh;
-  return aligned.links.map(([t, s]) => [rows[t], cols[s]]);
-}
-
-export function bindAlignment(redraw) {
-  $("align-method").addEventListener("change", () => {
-    $("align-threshold-label").hidden = $("align-method").value !== "threshold";
-    redraw();
-  });
-  $("align-threshold").addEventListener("change", redraw);
-  $("align-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    redraw();
-  });
 }
