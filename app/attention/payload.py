@@ -34,6 +34,8 @@ def block_payload(
         "encoding": encoding,
         "data": encode(data, encoding),
         "explainable": explainable and block.name.kind == "self_attn",
+        # One text's tokens read against another's: POST /align reads its links from these.
+        "aligns": block.name.kind == "cross_attn",
     }
     if list(data.shape) != full_shape:
         payload["pooled_from"] = full_shape

@@ -41,8 +41,12 @@ export function fetchAttention(payload, signal) {
   return postJson("/api/v1/attention", payload, signal);
 }
 
-export function fetchExplain(payload) {
-  return postJson("/api/v1/explain", payload);
+export function fetchExplain(payload, signal) {
+  return postJson("/api/v1/explain", payload, signal);
+}
+
+export function fetchAlignment(payload, signal) {
+  return postJson("/api/v1/align", payload, signal);
 }
 
 // What every head of a model does, scored once per model (and variant) on the server's probe

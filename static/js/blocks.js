@@ -63,25 +63,30 @@ export function fromWire(block) {
   return { ...block, data: decodeData(block), rowTotals: decodeRowTotals(block.row_totals) };
 }
 
+// The head mean, the one place it is computed: the mean of `count` consecutive slices of
+// `size` values in `data` from `offset` (the heads of a block, or of one layer of a generation
+// step), value by value.
+export function entryMean(data, offset, count, size) {
+  const mean = new Float32Array(size);
+  for (let entry = 0; entry < count; entry += 1) {
+    const start = offset + entry * size;
+    for (let i = 0; i < size; i += 1) mean[i] += data[start + i] / count;
+  }
+  return mean;
+}
+
+// A flat [rows, cols] slice as an array of rows, the shape Plotly's heatmap wants.
+export function rowsOf(flat, rows, cols) {
+  return Array.from({ length: rows }, (_, i) => Array.from(flat.subarray(i * cols, (i + 1) * cols)));
+}
+
 // The matrix of one entry (`head` is a position along axis 0) or the mean over all entries,
-// as an array of rows, the shape Plotly's heatmap wants.
+// as an array of rows.
 export function matrix(block, head) {
   const [h, q, k] = block.shape;
-  const rows = [];
-  for (let i = 0; i < q; i += 1) {
-    if (head === MEAN) {
-      const row = new Float32Array(k);
-      for (let j = 0; j < h; j += 1) {
-        const start = (j * q + i) * k;
-        for (let c = 0; c < k; c += 1) row[c] += block.data[start + c] / h;
-      }
-      rows.push(Array.from(row));
-    } else {
-      const start = (head * q + i) * k;
-      rows.push(Array.from(block.data.subarray(start, start + k)));
-    }
-  }
-  return rows;
+  const size = q * k;
+  const flat = head === MEAN ? entryMean(block.data, 0, h, size) : block.data.subarray(head * size, (head + 1) * size);
+  return rowsOf(flat, q, k);
 }
 
 // Each row's total before normalizing (value-norm weighting), for one entry or the mean over
@@ -89,17 +94,9 @@ export function matrix(block, head) {
 export function rowTotals(block, head) {
   if (!block.rowTotals) return null;
   const [h, q] = block.shape;
-  const totals = [];
-  for (let i = 0; i < q; i += 1) {
-    if (head === MEAN) {
-      let sum = 0;
-      for (let j = 0; j < h; j += 1) sum += block.rowTotals[j * q + i];
-      totals.push(sum / h);
-    } else {
-      totals.push(block.rowTotals[head * q + i]);
-    }
-  }
-  return totals;
+  const totals =
+    head === MEAN ? entryMean(block.rowTotals, 0, h, q) : block.rowTotals.subarray(head * q, (head + 1) * q);
+  return Array.from(totals);
 }
 
 // A token list's name (a block's `rows` or `cols`) as a reader says it: "target input".

@@ -3,19 +3,15 @@
 // Canvas, not Plotly: hundreds of thumbnails must draw at once.
 
 import { VIRIDIS } from "./colors.js";
-import { MEAN } from "./blocks.js";
+import { MEAN, entryMean } from "./blocks.js";
 import { describeRole, roleBadge, roleOf } from "./roles.js";
 import { el } from "./text.js";
 
-function paint(canvas, data, offset, q, k, stride, count) {
+function paint(canvas, data, offset, q, k, count) {
   canvas.width = k;
   canvas.height = q;
   const image = canvas.getContext("2d").createImageData(k, q);
-  const values = new Float32Array(q * k);
-  for (let h = 0; h < count; h += 1) {
-    const start = offset + h * stride;
-    for (let i = 0; i < q * k; i += 1) values[i] += data[start + i] / count;
-  }
+  const values = entryMean(data, offset, count, q * k);
   let max = 0;
   for (const v of values) if (v > max) max = v;
   const scale = max > 0 ? 255 / max : 0;
@@ -43,8 +39,8 @@ function thumbnail(block, head, index, label, selected, onSelect, role = null) {
   });
   if (role) button.dataset.role = role.role;
   const canvas = el("canvas");
-  if (index === null) paint(canvas, block.data, 0, q, k, q * k, h);
-  else paint(canvas, block.data, index * q * k, q, k, q * k, 1);
+  if (index === null) paint(canvas, block.data, 0, q, k, h);
+  else paint(canvas, block.data, index * q * k, q, k, 1);
   button.append(canvas);
   if (role && role.role !== "none") button.append(roleBadge(role.role));
   button.addEventListener("click", () => onSelect(block.layer, head));

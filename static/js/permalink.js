@@ -1,7 +1,7 @@
 // The page's state in its own URL, so that a link reopens the same view on any server and
 // Back and Forward move between runs. Short fields travel in the query, readable:
 //
-//   /?model=minilm&tab=encoder.self_attn&layer=3&head=5&granularity=word&text=…&compare=…
+//   /?model=minilm&tab={stack}.{kind}&layer=3&head=5&granularity=word&text=…&compare=…
 //
 // Texts too long for a readable query travel compressed in the fragment instead,
 // `#z=` + base64url(deflate-raw(JSON of the texts)); browsers never send a fragment to the
@@ -190,7 +190,7 @@ export function checkView(view, models) {
   return { view: checked, problems };
 }
 
-// A tab's name in a link: the stack and kind its blocks share ("decoder.cross_attn").
+// A tab's name in a link: the stack and kind its blocks share, as the blocks spell them.
 export function tabKey(group) {
   const [block] = group.blocks;
   return `${block.stack}.${block.kind}`;

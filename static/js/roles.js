@@ -37,10 +37,20 @@ export function roleBadge(role) {
   return el("span", { className: "role-badge", text: LETTERS[role], dataset: { role }, ariaHidden: "true" });
 }
 
-// The legend for the blocks on show (their kinds pick the roles). `status` is
-// { state: "loading" | "ready" | "failed", body, error }; `combined` is set when the overview
-// shows one thumbnail per layer, which has no head to label.
-export function drawLegend(container, status, kinds, combined) {
+// The roles scored on the heads of `blockNames`: each head lists a score for every role
+// defined on its block.
+function rolesScoredOn(body, blockNames) {
+  const scored = new Set();
+  for (const entry of body.heads) {
+    if (blockNames.has(entry.block)) for (const role of Object.keys(entry.scores)) scored.add(role);
+  }
+  return scored;
+}
+
+// The legend for the blocks on show (`blockNames`): the roles their heads are scored for.
+// `status` is { state: "loading" | "ready" | "failed", body, error }; `combined` is set when
+// the overview shows one thumbnail per layer, which has no head to label.
+export function drawLegend(container, status, blockNames, combined) {
   const intro = el("p", { className: "caption" });
   if (!status || status.state === "loading") {
     intro.textContent = "Head roles: the server is scoring this model's heads on its probe texts…";
@@ -55,8 +65,9 @@ export function drawLegend(container, status, kinds, combined) {
   intro.textContent = combined
     ? "Head roles label single heads: choose “each head” under Combine heads to see them."
     : "Head roles, from this model's own attention on fixed probe texts (not on your sentence): each head gets the role whose score passes its threshold by most; unlabelled heads pass none.";
+  const scored = rolesScoredOn(status.body, blockNames);
   const items = status.body.roles
-    .filter((rule) => rule.kinds.some((kind) => kinds.has(kind)))
+    .filter((rule) => scored.has(rule.role))
     .map((rule) =>
       el("li", { dataset: { role: rule.role } }, [
         roleBadge(rule.role),

@@ -2,25 +2,27 @@
 // its own (pushState), so Back returns to the previous run; a change of tab, layer, head,
 // options or comparison rewrites the current entry (replaceState).
 
+import { Lane } from "./lane.js";
 import { LINK_LIMIT, linkFor } from "./permalink.js";
 
 // Links are written in the order asked (compressing a long text is asynchronous); a Back or
-// Forward drops the writes still queued, which belonged to the view being left.
+// Forward drops the writes still queued, which belonged to the view being left: they are all
+// one request of this lane, which the next supersedes.
 let queue = Promise.resolve();
-let generation = 0;
+const writes = new Lane();
 
 export function forgetPendingLinks() {
-  generation += 1;
+  writes.next();
 }
 
 // `mode`: "push" or "replace". `onChange` is called when the address actually changes.
 export function writeLink(view, mode, onChange) {
-  const asked = generation;
+  const { signal } = writes;
   queue = queue
     .then(async () => {
       const link = await linkFor(view);
       const current = `${location.pathname}${location.search}${location.hash}`;
-      if (asked !== generation || link === current) return;
+      if (signal.aborted || link === current) return;
       if (mode === "push") history.pushState(null, "", link);
       else history.replaceState(null, "", link);
       onChange?.();

@@ -242,6 +242,12 @@ class BlockOut(BaseModel):
             "stack): self-attention of an explainable model, shown raw (default options)."
         )
     )
+    aligns: bool = Field(
+        description=(
+            "Its rows and columns are two different texts, a translation's target over its "
+            "source: POST /api/v1/align reads its word links from blocks like this one."
+        )
+    )
     row_totals: list[list[float]] | str | None = Field(
         None,
         description=(

@@ -1,7 +1,7 @@
-// Downloads of what the page shows, made in the browser (offline): the heatmap as Plotly draws
-// it (PNG, SVG), the line view (its own SVG; PNG drawn from it on a canvas), the overview (its
-// canvases composed as laid out on screen: one PNG, or an SVG that embeds each thumbnail as a
-// PNG image), and the numbers of the view on show as JSON and CSV.
+// Pictures of what the page shows, made in the browser (offline): the heatmap as Plotly draws
+// it (PNG, SVG), the line view (its own SVG; PNG drawn from it on a canvas), and the overview
+// (its canvases composed as laid out on screen: one PNG, or an SVG that embeds each thumbnail
+// as a PNG image).
 
 import { plotlyText } from "./text.js";
 
@@ -21,99 +21,6 @@ function svgTitle(title) {
   const node = svgNode("text", { x: 8, y: TITLE_HEIGHT / 2, "dominant-baseline": "central", style: `font: ${TITLE_FONT}; fill: #1d2330` });
   node.textContent = title;
   return node;
-}
-
-// A file name part: letters, digits, dot, dash and underscore only.
-function slug(value) {
-  return String(value).replace(/[^A-Za-z0-9._-]+/g, "-");
-}
-
-// "minilm_encoder-self_attn_layer3_head5_word-drop": the model (and variant), the block, the
-// layer, the head (or mean, or rollout), and the options that are not the defaults.
-export function fileName({ model, variant, block, layer, head, options }, suffix = "") {
-  const parts = [variant ? `${model}-${variant}` : model, `${block.stack}-${block.kind}`];
-  if (layer != null) parts.push(`layer${layer}`);
-  if (head != null) parts.push(typeof head === "number" ? `head${head}` : head);
-  const chosen = [
-    options.granularity === "word" && "word",
-    options.special_tokens === "drop" && "nospecial",
-    options.weighting === "value_norm" && "valuenorm",
-  ].filter(Boolean);
-  if (chosen.length) parts.push(chosen.join("-"));
-  if (suffix) parts.push(suffix);
-  return parts.map(slug).join("_");
-}
-
-export function download(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  link.hidden = true;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // The download has taken the blob by the next task; a minute is ample for a slow disk.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
-
-// Wires a bar of download buttons (each with a data-format): `makers[format]()` returns
-// { blob (or a promise of one), name }; a failure is reported through `onError`.
-export function bindExportBar(bar, makers, onError) {
-  bar.addEventListener("click", async (event) => {
-    const button = event.target.closest("button[data-format]");
-    if (!button) return;
-    const { format } = button.dataset;
-    try {
-      const { blob, name } = makers[format]();
-      download(await blob, `${name}.${format}`);
-    } catch (error) {
-      onError(`The ${format.toUpperCase()} could not be made: ${error.message}`);
-    }
-  });
-}
-
-function jsonBlob(value) {
-  return new Blob([`${JSON.stringify(value, null, 1)}\n`], { type: "application/json" });
-}
-
-// The view on show as one JSON document: what was run, the block, and the matrix (a row per
-// query token, a column per key token) with both axes' labels.
-export function viewJson(view) {
-  const body = {
-    model: view.model,
-    variant: view.variant ?? null,
-    text: view.text,
-    target: view.target ?? null,
-    tab: view.tab,
-    block: view.block.name,
-    layer: view.layer,
-    head: view.head,
-    options: view.options,
-    rows: { name: view.block.rows, tokens: view.rowTokens },
-    cols: { name: view.block.cols, tokens: view.colTokens },
-    matrix: view.z,
-  };
-  if (view.rowTotals) body.row_totals = view.rowTotals;
-  return jsonBlob(body);
-}
-
-// A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). A token that
-// starts like a formula (= + - @, tab, carriage return) gets a leading ' so that a spreadsheet
-// shows it as text instead of computing it.
-function csvField(value) {
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-// The matrix as CSV: a header of key tokens, then one row per query token and its weights.
-// A byte-order mark first, so spreadsheets read the tokens as UTF-8 (苹果, not mojibake).
-export function viewCsv(view) {
-  const corner = `${view.block.rows} \\ ${view.block.cols}`;
-  const lines = [[corner, ...view.colTokens].map(csvField).join(",")];
-  view.z.forEach((row, i) => lines.push([csvField(view.rowTokens[i]), ...row.map(String)].join(",")));
-  return new Blob([`\ufeff${lines.join("\r\n")}\r\n`], { type: "text/csv;charset=utf-8" });
 }
 
 function dataUrlBlob(url) {
@@ -323,48 +230,4 @@ export function overviewSvg(grid, title) {
     }
   }
   return new Blob([new XMLSerializer().serializeToString(root)], { type: "image/svg+xml" });
-}
-
-// The overview's numbers: every thumbnail's matrix as the server pooled it (at most
-// `max_size` a side; uint8 on the wire, so each weight is within 1/510 of the float). A
-// thumbnail of a pooled block has no token per row, so its labels are the block's size.
-export function overviewJson(overview) {
-  const thumbnails = [];
-  for (const block of overview.blocks) {
-    const [h, q, k] = block.shape;
-    const entry = (head, rows) => ({ block: block.name, layer: block.layer, head, shape: [q, k], matrix: rows });
-    const matrixAt = (offset, count) => {
-      const rows = [];
-      for (let i = 0; i < q; i += 1) {
-        const row = new Array(k).fill(0);
-        for (let e = 0; e < count; e += 1) {
-          const start = offset + (e * q + i) * k;
-          for (let j = 0; j < k; j += 1) row[j] += block.data[start + j] / count;
-        }
-        rows.push(row);
-      }
-      return rows;
-    };
-    if (overview.combined) {
-      thumbnails.push(entry(overview.combined, matrixAt(0, h)));
-      continue;
-    }
-    block.heads.forEach((head, i) => thumbnails.push(entry(head, matrixAt(i * q * k, 1))));
-    thumbnails.push(entry("mean", matrixAt(0, h)));
-  }
-  const [first] = overview.blocks;
-  const pooled = Boolean(first.pooled_from);
-  return jsonBlob({
-    model: overview.model,
-    variant: overview.variant ?? null,
-    text: overview.text,
-    target: overview.target ?? null,
-    tab: overview.tab,
-    options: overview.options,
-    max_size: overview.maxSize,
-    pooled_from: pooled ? first.pooled_from.slice(1) : null,
-    rows: { name: first.rows, tokens: pooled ? null : overview.tokens[first.rows] },
-    cols: { name: first.cols, tokens: pooled ? null : overview.tokens[first.cols] },
-    thumbnails,
-  });
 }
