@@ -93,7 +93,7 @@ def score(pairs: list[GoldPair], setting: AlignSetting) -> Score:
     total = AlignmentCounts()
     for pair in pairs:
         alignment = align(pair.run, setting, "token")
-        total += count(((s, t) for t, s in alignment.links), pair.gold)
+        total += count(alignment.links, pair.gold)
     return Score(setting, total)
 
 

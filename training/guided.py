@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 import torch
 
+from app.attention.links import Link
 from app.seq2seq.text import tokenize_chinese
 from app.seq2seq.vocab import Vocab
 from training.batches import Batch, collate, token_budget_batches
 from training.data import Pair
 from training.encoding import Example, target_tokens
-from training.prior_alignment import Link
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.attention.links import Link
 from app.attention.ops.align import grow_diag
 from app.attention.pharaoh import format_links
 
-Link = tuple[int, int]  # (Chinese index, English index)
 TokenPair = tuple[Sequence[str], Sequence[str]]  # (Chinese tokens, English tokens)
 
 
@@ -38,7 +38,7 @@ def parse_pharaoh(line: str) -> set[Link]:
     for item in line.split():
         if "-" in item:
             i, j = item.split("-")
-            links.add((int(i), int(j)))
+            links.add(Link(int(i), int(j)))
     return links
 
 
@@ -46,7 +46,7 @@ def grow_diag_final_and(forward: set[Link], reverse: set[Link]) -> set[Link]:
     """Symmetrize two directional alignments (both as (source, target) links): grow-diag,
     then add the remaining links of each direction whose source AND target word are both
     unaligned ("final-and")."""
-    alignment = grow_diag(forward, reverse)
+    alignment = grow_diag(forward, reverse, by="source")
     aligned_source = {i for i, _ in alignment}
     aligned_target = {j for _, j in alignment}
     for direction in (forward, reverse):

@@ -14,8 +14,9 @@ import numpy as np
 
 from app.attention.analysis import Granularity, Options, analyse
 from app.attention.errors import InputError
+from app.attention.links import Link
 from app.attention.names import BlockName, cross_attention
-from app.attention.ops.align import AlignMethod, Pair, links, shift_rows
+from app.attention.ops.align import AlignMethod, links, shift_rows
 from app.attention.run import AttentionRun
 from app.attention.view import Label
 
@@ -35,7 +36,7 @@ class Alignment:
     source: list[Label]
     target: list[Label]
     matrix: np.ndarray  # [target, source], each row sums to 1
-    links: list[Pair]  # (target index, source index)
+    links: list[Link]  # sorted by target, then source
 
 
 def cross_attention_layers(run: AttentionRun) -> list[int]:

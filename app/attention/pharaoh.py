@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.attention.errors import InputError
-
-Link = tuple[int, int]  # (source index, target index)
+from app.attention.links import Link
 
 _LINK = re.compile(r"(\d+)([-?])(\d+)")
 
@@ -46,7 +45,7 @@ def parse_gold(text: str, source_length: int, target_length: int) -> GoldAlignme
                 f"gold link '{item}' is out of range: the source has {source_length} tokens "
                 f"(0-{source_length - 1}) and the target {target_length} (0-{target_length - 1})"
             )
-        (sure if mark == "-" else possible).add((source, target))
+        (sure if mark == "-" else possible).add(Link(source, target))
     if not sure:
         raise InputError(
             "the gold alignment has no sure link ('i-j'): recall and AER are measured against "

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from app.attention.softmax import masked_softmax
+
 
 @dataclass
 class HeadInternals:
@@ -40,8 +42,8 @@ def explain_payload(
     scores = keys @ q  # (n,) q . k_j
     scaled = scores * internals.scaling  # (n,) q . k_j / sqrt(d_k)
     masked = internals.masked
-    logits = scaled if masked is None else scaled.masked_fill(masked, float("-inf"))
-    weights = torch.softmax(logits, dim=-1)  # (n,)
+    hidden = torch.zeros_like(scaled, dtype=torch.bool) if masked is None else masked  # (n,)
+    weights = masked_softmax(scaled, hidden=hidden)  # (n,)
     output = weights @ values  # (d,) sum_j w_j v_j
     scaled_out: list[float | None] = _floats(scaled)
     if masked is not None:

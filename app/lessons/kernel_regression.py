@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from app.lessons.masking import masked_softmax
+from app.attention.softmax import masked_softmax
 from app.zoo.cancel import check_cancelled
 
 DTYPE = torch.float64
@@ -62,7 +62,7 @@ def kernel_weights(
     hidden = torch.zeros_like(scores, dtype=torch.bool)  # (n_q, n_k)
     if leave_self_out:
         hidden = torch.eye(len(queries), len(keys), dtype=torch.bool)  # (n_q, n_k)
-    return masked_softmax(scores, hidden)
+    return masked_softmax(scores, hidden=hidden)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from app.lessons.masking import masked_softmax, valid_length_mask
+from app.attention.softmax import masked_softmax
+from app.lessons.masking import valid_length_mask
 
 DTYPE = torch.float64
 
@@ -74,7 +75,7 @@ class Attention:
 
 def attend(scores: torch.Tensor, hidden: torch.Tensor, values: torch.Tensor) -> Attention:
     """scores (n_q, n_k), hidden (n_q, n_k), values (n_k, d_v)."""
-    weights = masked_softmax(scores, hidden)  # (n_q, n_k)
+    weights = masked_softmax(scores, hidden=hidden)  # (n_q, n_k)
     return Attention(scores=scores, hidden=hidden, weights=weights, output=weights @ values)
 
 

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from app.attention.names import cross_attention
-from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
+from app.attention.softmax import masked_softmax
+from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel
 from app.seq2seq.gru_encoder import BiGRUEncoder
 from app.seq2seq.spec import FamilySpec
 from app.seq2seq.vocab import EOS_ID
@@ -70,7 +71,7 @@ class AdditiveAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         features = torch.tanh(self.W_q(query).unsqueeze(1) + projected_keys)  # (B, S, A)
         scores = self.w_v(features).squeeze(-1)  # (B, S)
-        weights = masked_softmax(scores, mask)  # (B, S)
+        weights = masked_softmax(scores, hidden=~mask)  # (B, S)
         context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, K)
         return context, weights
 

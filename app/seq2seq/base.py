@@ -17,14 +17,6 @@ DecoderState = dict[str, torch.Tensor]
 AttentionBlocks = dict[BlockName, torch.Tensor]
 
 
-def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last dim where `mask` is True; masked keys get exactly 0.
-
-    `mask` broadcasts against `scores`; every row must keep at least one key.
-    """
-    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
-
-
 class Seq2SeqModel(nn.Module, ABC):
     """An encoder-decoder translator over source and target token ids."""
 

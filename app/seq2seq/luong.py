@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from app.attention.names import cross_attention
-from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
+from app.attention.softmax import masked_softmax
+from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel
 from app.seq2seq.gru_encoder import BiGRUEncoder
 from app.seq2seq.spec import FamilySpec, Variants
 
@@ -82,7 +83,8 @@ class LuongAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """queries (B, T, D), memory (B, S, D), mask (B, S) -> context (B, T, D), weights
         (B, T, S)."""
-        weights = masked_softmax(self.scores(queries, memory), mask.unsqueeze(1))  # (B, T, S)
+        padding = ~mask.unsqueeze(1)  # (B, 1, S)
+        weights = masked_softmax(self.scores(queries, memory), hidden=padding)  # (B, T, S)
         return weights @ memory, weights
 
 

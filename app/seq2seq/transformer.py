@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from app.attention.names import cross_attention, decoder_self_attention, encoder_self_attention
-from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel, masked_softmax
+from app.attention.softmax import masked_softmax
+from app.seq2seq.base import AttentionBlocks, DecoderState, Seq2SeqModel
 from app.seq2seq.spec import FamilySpec
 
 
@@ -49,7 +50,7 @@ def scaled_dot_product_attention(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(Q K^T / sqrt(d)) V over the keys allowed by `mask` (broadcast to scores)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
-    weights = masked_softmax(scores, mask)  # (B, H, Tq, Tk)
+    weights = masked_softmax(scores, hidden=~mask)  # (B, H, Tq, Tk)
     return weights @ v, weights  # (B, H, Tq, hs)
 
 

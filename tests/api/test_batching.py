@@ -74,6 +74,7 @@ def test_a_text_that_cannot_run_gets_its_error_in_its_place(registry: Registry) 
     assert isinstance(results[1], InputError) and "512" in str(results[1])
 
 
+@pytest.mark.timing
 def test_requests_waiting_together_share_a_batch(registry: Registry) -> None:
     adapter: ModelAdapter = registry.get("minilm")
 

@@ -67,6 +67,7 @@ def _timed_post(client: httpx.Client, path: str, body: dict[str, object]) -> flo
     return time.perf_counter() - start
 
 
+@pytest.mark.timing
 def test_clients_that_hang_up_get_no_work_done(server: tuple[str, int]) -> None:
     url, _ = server
     with httpx.Client(base_url=url) as client:
@@ -97,6 +98,7 @@ def test_clients_that_hang_up_get_no_work_done(server: tuple[str, int]) -> None:
         assert computed <= 2, f"{computed} of the 20 abandoned texts were computed"
 
 
+@pytest.mark.timing
 def test_abandoned_lessons_do_not_hold_up_the_next_request(server: tuple[str, int]) -> None:
     url, _ = server
     lesson = {"kind": "parametric", "n_train": 500, "epochs": 100}
@@ -110,6 +112,7 @@ def test_abandoned_lessons_do_not_hold_up_the_next_request(server: tuple[str, in
     assert waited < 2.0, f"the next request waited {waited:.2f} s (one lesson: {alone:.2f} s)"
 
 
+@pytest.mark.timing
 def test_heavy_json_in_parallel_is_refused_and_healthz_stays_quick(
     server: tuple[str, int],
 ) -> None:

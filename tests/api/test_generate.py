@@ -98,6 +98,7 @@ def check_steps_against_attention(
         assert np.abs(got - forced).max() <= tolerance, f"step {t}"
 
 
+@pytest.mark.timing
 def test_smollm2_streams_each_step_as_it_writes_it(server: tuple[str, FastAPI]) -> None:
     url, app = server
     count = ForwardCount(app, "smollm2")
@@ -244,6 +245,7 @@ def _abandoned(url: str) -> float:
     raise AssertionError("no attn_requests_abandoned_total in /metrics")
 
 
+@pytest.mark.timing
 def test_a_client_that_leaves_stops_the_generation_and_frees_its_slot(
     server: tuple[str, FastAPI],
 ) -> None:

@@ -5,6 +5,7 @@ import threading
 import time
 
 import anyio
+import pytest
 import torch
 
 from app.api.inference import InferenceGate
@@ -24,6 +25,7 @@ def test_a_held_slot_runs_steps_on_the_gate_threads_and_is_freed_at_the_end() ->
     anyio.run(scenario)
 
 
+@pytest.mark.timing
 def test_cancelling_a_holder_mid_step_frees_the_slot_before_the_step_ends() -> None:
     step_ended = threading.Event()
 
@@ -71,6 +73,7 @@ def test_a_waiter_cancelled_in_the_queue_leaves_it() -> None:
     anyio.run(scenario)
 
 
+@pytest.mark.timing
 def test_a_cancelled_run_stops_at_the_models_next_layer() -> None:
     class SlowLayer(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:

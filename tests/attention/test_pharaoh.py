@@ -3,6 +3,7 @@
 import pytest
 
 from app.attention.errors import InputError
+from app.attention.links import Link
 from app.attention.pharaoh import AlignmentCounts, count, format_links, parse_gold
 
 
@@ -48,4 +49,11 @@ def test_bad_gold_is_refused_with_what_to_change(text: str, says: str) -> None:
 
 
 def test_links_format_source_first_and_sorted() -> None:
-    assert format_links([(3, 2), (0, 0), (1, 1)]) == "0-0 1-1 3-2"
+    links = [Link(source=3, target=2), Link(source=0, target=0), Link(source=1, target=1)]
+    assert format_links(links) == "0-0 1-1 3-2"
+
+
+def test_gold_links_are_source_first() -> None:
+    gold = parse_gold("2-0 0?1", source_length=3, target_length=2)
+    assert gold.sure == {Link(source=2, target=0)}
+    assert gold.possible == {Link(source=2, target=0), Link(source=0, target=1)}

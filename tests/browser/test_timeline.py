@@ -32,6 +32,7 @@ def _generate(page: Page, text: str) -> None:
     page.click("#generate")
 
 
+@pytest.mark.timing
 def test_tokens_appear_one_by_one_and_the_scrubber_moves_the_row(page: Page) -> None:
     page.select_option("#model", "smollm2")
     # The panel's state and written-token count, with the time, each time they change; and

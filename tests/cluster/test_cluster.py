@@ -113,6 +113,7 @@ def test_a_run_computed_on_one_replica_is_a_hit_on_the_other(cluster: dict[str, 
     assert again.headers["x-cache"] == "hit"
 
 
+@pytest.mark.timing
 def test_a_hung_redis_fails_no_request(cluster: dict[str, Any]) -> None:
     """Redis stopped (SIGSTOP: connections hang, the worst case): the first request waits
     ATTN_REDIS_TIMEOUT_S (1 s) for it, then computes; the next ones do not ask it at all."""

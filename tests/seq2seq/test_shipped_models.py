@@ -68,8 +68,8 @@ def test_the_demo_aligns_with_the_models_recorded_method(
     folder = MODELS / model_id / (variant or "")
     setting = read_best_setting(folder) or AlignSetting("argmax", max(shipped.layers - 2, 0))
     links = align(run, setting, "token").links
-    found = {run.target.texts()[t]: set() for t, _ in links}
-    for t, s in links:
-        found[run.target.texts()[t]].add(run.source.texts()[s])
+    found = {run.target.texts()[link.target]: set() for link in links}
+    for link in links:
+        found[run.target.texts()[link.target]].add(run.source.texts()[link.source])
     for word, sources in DEMO_ALIGNMENT.items():
         assert found.get(word, set()) & sources, (setting, found)

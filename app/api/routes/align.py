@@ -60,11 +60,10 @@ def aligned_out(
     variant: str | None,
     output_text: str | None,
 ) -> AlignOut:
-    pairs = [(s, t) for t, s in alignment.links]  # Pharaoh order: source first
     scores = None
     if request.gold is not None:
         gold = parse_gold(request.gold, len(alignment.source), len(alignment.target))
-        counts = count(pairs, gold)
+        counts = count(alignment.links, gold)
         scores = AlignScoresOut(
             precision=round(counts.precision, 4),
             recall=round(counts.recall, 4),
@@ -80,8 +79,8 @@ def aligned_out(
             "source": [label.text for label in alignment.source],
             "target": [label.text for label in alignment.target],
         },
-        links=[[t, s] for t, s in alignment.links],
-        pharaoh=format_links(pairs),
+        links=[[link.target, link.source] for link in alignment.links],
+        pharaoh=format_links(alignment.links),
         method=setting.method,
         layer=setting.layer,
         head=setting.head,

@@ -1,5 +1,5 @@
 """Word alignments read off a cross-attention matrix [target, source]: which source token each
-target token was translating. Links are (target index, source index) pairs.
+target token was translating, as links (app/attention/links.py).
 
 - argmax: each target token links to the source token it gives the most weight.
 - threshold: every pair whose weight reaches the threshold (several links per target token,
@@ -20,54 +20,71 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from app.attention.links import Link, reading_order
 from app.attention.names import BlockName
 from app.attention.run import AttentionRun
 
 AlignMethod = Literal["argmax", "threshold", "union", "grow_diag", "shift_att"]
 ALIGN_METHODS: tuple[AlignMethod, ...] = get_args(AlignMethod)
-Pair = tuple[int, int]  # (target index, source index)
 
 
-def links(matrix: np.ndarray, method: AlignMethod, threshold: float) -> list[Pair]:
+def links(matrix: np.ndarray, method: AlignMethod, threshold: float) -> list[Link]:
     """The links of a [target, source] matrix, sorted by target then source index."""
     rows, cols = matrix.shape
     if rows == 0 or cols == 0:
         return []
     if method == "threshold":
-        found = {(int(t), int(s)) for t, s in zip(*np.nonzero(matrix >= threshold), strict=True)}
+        reached = zip(*np.nonzero(matrix >= threshold), strict=True)
+        found = {Link(source=int(s), target=int(t)) for t, s in reached}
     else:  # argmax and shift_att (its rows are already shifted), union, grow_diag
-        found = {(t, int(s)) for t, s in enumerate(matrix.argmax(axis=1))}
+        found = {Link(source=int(s), target=t) for t, s in enumerate(matrix.argmax(axis=1))}
         if method in ("union", "grow_diag"):
-            backward = {(int(t), s) for s, t in enumerate(matrix.argmax(axis=0))}
-            found = found | backward if method == "union" else grow_diag(found, backward)
-    return sorted(found)
+            backward = {Link(source=s, target=int(t)) for s, t in enumerate(matrix.argmax(axis=0))}
+            if method == "union":
+                found |= backward
+            else:
+                found = grow_diag(found, backward, by="target")
+    return sorted(found, key=reading_order)
 
 
+GrowOrder = Literal["target", "source"]
+# Offsets of (the index grow_diag orders by, the other index): the sides before the corners.
 _NEIGHBOURS = [(-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]
 
 
-def grow_diag(forward: set[Pair], backward: set[Pair]) -> set[Pair]:
+def grow_diag(forward: set[Link], backward: set[Link], by: GrowOrder) -> set[Link]:
     """The links both directions agree on, grown by links of either direction next to one
-    (diagonals included) whose row or column is still unlinked (Koehn et al., 2003). Either
-    orientation of the pairs, (target, source) or (source, target), gives the same links."""
-    kept = forward & backward
-    candidates = forward | backward
-    rows = {t for t, _ in kept}
-    cols = {s for _, s in kept}
+    (diagonals included) whose source or target token is still unlinked (Koehn et al., 2003).
+
+    Growing is greedy, so where two candidates compete for one token the order decides:
+    the kept links are visited sorted by the `by` index, then the other, and each one's
+    neighbours in _NEIGHBOURS' order. The alignment route grows by target; the eflomal
+    priors the shipped translators were trained with grew by source.
+    """
+
+    def order(link: Link) -> tuple[int, int]:
+        return reading_order(link) if by == "target" else (link.source, link.target)
+
+    offsets = [(ds, dt) for dt, ds in _NEIGHBOURS] if by == "target" else _NEIGHBOURS
+    # Plain (source, target) tuples are welcome too: they become Links here.
+    kept = {Link(*pair) for pair in forward & backward}
+    candidates = {Link(*pair) for pair in forward | backward}
+    linked_sources = {link.source for link in kept}
+    linked_targets = {link.target for link in kept}
     grew = True
     while grew:
         grew = False
-        for t, s in sorted(kept):
-            for dt, ds in _NEIGHBOURS:
-                link = (t + dt, s + ds)
+        for link in sorted(kept, key=order):
+            for d_source, d_target in offsets:
+                near = Link(source=link.source + d_source, target=link.target + d_target)
                 if (
-                    link in candidates
-                    and link not in kept
-                    and (link[0] not in rows or link[1] not in cols)
+                    near in candidates
+                    and near not in kept
+                    and (near.source not in linked_sources or near.target not in linked_targets)
                 ):
-                    kept.add(link)
-                    rows.add(link[0])
-                    cols.add(link[1])
+                    kept.add(near)
+                    linked_sources.add(near.source)
+                    linked_targets.add(near.target)
                     grew = True
     return kept
 
