@@ -660,16 +660,26 @@ def rounded(value: Any) -> Any:
     return value
 
 
+def machine_load() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages: how busy a shared machine was around the run."""
+    try:
+        return [round(load, 2) for load in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def write_results(
     directory: Path,
     started: datetime.datetime,
+    measured: dict[str, object],
+    load_before: list[float] | None,
     arguments: argparse.Namespace,
     rows: list[Row],
     throughput: list[ThroughputRow],
     long_rows: list[LongRow],
 ) -> Path:
-    """One JSON file for this run: when, which build, on what machine, with which arguments,
-    and every figure of the three tables."""
+    """One JSON file for this run: when, which build (`measured`, taken as it began), on what
+    machine and how busy it was, with which arguments, and every figure of the three tables."""
     record = {
         "started_utc": started.isoformat(timespec="seconds"),
         "units": (
@@ -679,7 +689,7 @@ def write_results(
         ),
         "command": ["bench/bench.py", *sys.argv[1:]],
         "arguments": {key: value for key, value in vars(arguments).items() if key != "results_dir"},
-        "build": build(),
+        "build": measured,
         "machine": {
             "cpu": cpu_model(),
             "architecture": platform.machine(),
@@ -689,6 +699,8 @@ def write_results(
             "python": platform.python_version(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            "load_average_before": load_before,
+            "load_average_after": machine_load(),
         },
         "requests": [request_record(row) for row in rows],
         "throughput": [throughput_record(row) for row in throughput],
@@ -715,6 +727,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.UTC)
+    measured, load_before = build(), machine_load()
 
     registry = load_registry(Settings(enabled_models=args.models + args.long_models))
     rows = []
@@ -750,7 +763,9 @@ def main() -> None:
     print_table(rows)
     print_throughput(throughput)
     print_long_table(long_rows)
-    path = write_results(args.results_dir, started, args, rows, throughput, long_rows)
+    path = write_results(
+        args.results_dir, started, measured, load_before, args, rows, throughput, long_rows
+    )
     print(f"\nEvery figure: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
