@@ -31,7 +31,7 @@ from app.attention.names import (
 )
 from app.attention.run import AttentionRun, ComputedBlocks, TokenList
 from app.attention.steps import HeadInternals
-from app.zoo import onednn
+from app.zoo import onednn, packing
 from app.zoo.base import (
     Family,
     ModelAdapter,
@@ -237,6 +237,7 @@ class HuggingFaceAdapter(ModelAdapter):
                 self.model(input_ids=torch.tensor([ids]), output_attentions=True)
                 for ids in (self._read(text)[0].ids for text in texts)
             ]
+        packing.register()
         self.model.set_attn_implementation(PACKED_ATTENTION)
         self.packed = True
         try:

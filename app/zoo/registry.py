@@ -100,7 +100,7 @@ def _build_huggingface(entry: ManifestEntry, settings: Settings) -> ModelAdapter
         folder,
         _entry_info(entry),
         token_limit(entry, settings),
-        onednn_linears=settings.onednn_linears,
+        onednn_linears=settings.fast_path.onednn_linears,
     )
 
 
