@@ -12,8 +12,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class FastPathSettings(BaseSettings):
     """The fast path: how the server runs models faster without changing what they compute.
-    Each is an ATTN_<NAME> environment variable like the other settings, and each can be
-    turned off.
+    Each is an ATTN_<NAME> environment variable like the other settings; the defaults are the
+    fast path, and each can be set back to the libraries' own behaviour.
 
     The first two are chosen per model as it loads (app/zoo/fast_path.py). The last two
     belong to the whole process: the server puts them into its environment as it starts,
@@ -50,7 +50,8 @@ class FastPathSettings(BaseSettings):
             "ms). 10,000 (about a quarter of a millisecond) still covers the gaps within one "
             "forward pass and frees the core sooner for the event loop. With PyTorch's "
             "default linear layers 16 clients got about 15% more requests a second; with "
-            "oneDNN's it made no measurable difference. Read by OpenMP when torch loads."
+            "oneDNN's it made no measurable difference. Read by OpenMP when torch loads; "
+            "300000 restores OpenMP's own."
         ),
     )
     tokenizer_parallelism: bool = Field(
