@@ -1,5 +1,17 @@
 """Builds the ASGI app: `uvicorn app.main:app`."""
 
+# ruff: noqa: E402 - the server's process settings go in before the imports below load torch.
+
+from app.process_env import apply_process_settings
+from app.settings import get_settings
+
+# First, before anything imports torch (app.api.batching does, through the zoo): GNU OpenMP
+# reads the spin count once, as torch loads it (app/process_env.py). Here, in the server's
+# entry module, and not in `import app`: a notebook importing app.client must keep its own
+# environment. The environment's settings decide, also for an app built with other settings
+# (tests): the process was set up before they could be made.
+apply_process_settings(get_settings().fast_path)
+
 import gc
 import logging
 import os
@@ -26,7 +38,7 @@ from app.api.role_store import HeadRoleStore
 from app.api.routes import api_router, docs
 from app.api.shared_cache import SharedRunCache
 from app.attention.cache import RunCache
-from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.settings import PROJECT_ROOT, Settings
 from app.zoo.registry import load_registry
 
 DESCRIPTION = """

@@ -10,6 +10,61 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class FastPathSettings(BaseSettings):
+    """The fast path: how the server runs models faster without changing what they compute.
+    Each is an ATTN_<NAME> environment variable like the other settings; the defaults are the
+    fast path, and each can be set back to the libraries' own behaviour.
+
+    The first two are chosen per model as it loads (app/zoo/fast_path.py). The last two
+    belong to the whole process: the server puts them into its environment as it starts,
+    before anything loads torch (app/main.py, app/process_env.py), and a value already in the
+    environment (GOMP_SPINCOUNT, TOKENIZERS_PARALLELISM) wins. Importing `app` or
+    `app.client` changes nothing.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ATTN_")
+
+    packed_runs: bool = Field(
+        default=True,
+        description=(
+            "Run the texts of an encoder (MiniLM) packed into one row with no padding, "
+            "stopped after the last layer's attention, where a start-up check finds the "
+            "model's own eager weights (app/zoo/packing.py); false keeps padded batches and "
+            "the model's own attention. It also decides oneDNN: only packed encoders use it."
+        ),
+    )
+    onednn_linears: bool = Field(
+        default=True,
+        description=(
+            "Run the linear layers of packed encoders (MiniLM) on oneDNN's kernels, checked "
+            "against the model's own at start-up; false keeps PyTorch's default (MKL). On "
+            "this project's 2-core AMD machine oneDNN runs them about 2x faster."
+        ),
+    )
+    omp_spin_count: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "GOMP_SPINCOUNT for PyTorch's OpenMP threads: how long a worker spins after a "
+            "parallel region before it sleeps (GNU OpenMP's default, 300,000, is several "
+            "ms). 10,000 (about a quarter of a millisecond) still covers the gaps within one "
+            "forward pass and frees the core sooner for the event loop. With PyTorch's "
+            "default linear layers 16 clients got about 15% more requests a second; with "
+            "oneDNN's it made no measurable difference. Read by OpenMP when torch loads; "
+            "300000 restores OpenMP's own."
+        ),
+    )
+    tokenizer_parallelism: bool = Field(
+        default=False,
+        description=(
+            "TOKENIZERS_PARALLELISM for Hugging Face tokenizers. false: a text is read on "
+            "the calling thread. true hands even one short text to a pool of worker threads "
+            "(Rayon): a 25-token text then took 107 µs of CPU instead of 60, and under load "
+            "it waited for a core busy with a model run."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTN_")
 
@@ -58,14 +113,6 @@ class Settings(BaseSettings):
         description=(
             "Per-model token limits that replace max_tokens (and the manifest's), as a JSON "
             "object id -> tokens, e.g. ATTN_MODEL_MAX_TOKENS='{\"smollm2\": 1024}'."
-        ),
-    )
-    onednn_linears: bool = Field(
-        default=True,
-        description=(
-            "Run the linear layers of packed encoders (MiniLM) on oneDNN's kernels, checked "
-            "against the model's own at start-up; false keeps PyTorch's default (MKL). On "
-            "this project's 2-core AMD machine oneDNN runs them about 2x faster."
         ),
     )
     max_new_tokens: int = Field(
@@ -144,6 +191,12 @@ class Settings(BaseSettings):
         description="Memory for cached model runs, keyed by content; 0 turns the cache off.",
     )
 
+    # Speed-ups that change no result; see FastPathSettings.
+    fast_path: FastPathSettings = Field(
+        default_factory=FastPathSettings,
+        description="The fast path's settings (FastPathSettings): ATTN_PACKED_RUNS, "
+        "ATTN_ONEDNN_LINEARS, ATTN_OMP_SPIN_COUNT, ATTN_TOKENIZER_PARALLELISM.",
+    )
     # Several replicas behind a proxy (deploy/, README "Run several replicas").
     replica_name: str | None = Field(
         default=None,

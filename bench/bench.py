@@ -44,13 +44,21 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
-import torch
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.settings import Settings  # noqa: E402
+from app.process_env import apply_process_settings  # noqa: E402
+from app.settings import Settings, get_settings  # noqa: E402
+
+# This process runs the server's own adapters too (the lone and batched rates): it sets itself
+# up as the server does, before torch loads (app/process_env.py), and the servers it starts
+# inherit the same environment.
+apply_process_settings(get_settings().fast_path)
+
+import torch  # noqa: E402
+
 from app.zoo.registry import load_registry  # noqa: E402
 
 LENGTHS = [16, 30, 64, 256, 512]

@@ -9,8 +9,9 @@ MKL's by float32 rounding (about 2e-6 on outputs of size 20).
 
 Each nn.Linear keeps its weight as it is (value norms, explain and anything else that reads
 it see no change) and gets a copy laid out for oneDNN; its forward calls oneDNN with that
-copy. Forward hooks still see every call. An adapter turns this on only together with a
-start-up check of the model's attention against its unchanged self (app/zoo/huggingface.py).
+copy. Forward hooks still see every call. Nothing is patched on import: an encoder turns
+this on for its own model only, together with a start-up check of the model's attention
+against its unchanged self (app/zoo/fast_path.py).
 """
 
 from functools import partial

@@ -7,16 +7,16 @@ tokens follow each other in one row of T tokens, with positions that start again
 each text, so every per-token layer (projections, feed-forward, norms) sees only real
 tokens. Only attention mixes tokens, and it is the one place that needs the texts apart.
 
-Hugging Face models call their attention through a registry (`AttentionInterface`): this
-module registers PACKED_ATTENTION there. Outside a `reading_packed` block it is the model's
-own eager attention, unchanged (with eager's padding masks). Inside one, it cuts the row back
+Hugging Face models call their attention through a registry (`AttentionInterface`):
+`register` adds PACKED_ATTENTION there. Outside a `reading_packed` block it is the model's own
+eager attention, unchanged (with eager's padding masks). Inside one, it cuts the row back
 into the texts, computes each text's attention exactly as eager does (scores, softmax, the
 weighted sum) against its own keys only, puts the outputs back into the row, and keeps the
 weights. When the last layer's weights are kept, nothing after them can change any of them
 (that layer's output projection and feed-forward layer, a pooler, a head): the run stops there.
 
-An adapter turns this on only for a model that calls its attention through the registry and
-whose packed weights match its ordinary run at start-up (app/zoo/huggingface.py).
+An encoder turns this on only for a model that calls its attention through the registry and
+whose packed weights match its ordinary run at start-up (app/zoo/fast_path.py).
 """
 
 import sys
@@ -98,9 +98,13 @@ def _packed_attention(
     return packed.contiguous(), weights
 
 
-AttentionInterface.register(PACKED_ATTENTION, _packed_attention)
-# Outside a packed run the model builds eager's padding masks, as with "eager" itself.
-AttentionMaskInterface.register(PACKED_ATTENTION, eager_mask)
+def register() -> None:
+    """Offer PACKED_ATTENTION in transformers' registries (again: no change). Called when an
+    encoder turns its fast path on (app/zoo/fast_path.py), never on import: a process that
+    only imports this module leaves transformers as it found it."""
+    AttentionInterface.register(PACKED_ATTENTION, _packed_attention)
+    # Outside a packed run the model builds eager's padding masks, as with "eager" itself.
+    AttentionMaskInterface.register(PACKED_ATTENTION, eager_mask)
 
 
 @dataclass(frozen=True)

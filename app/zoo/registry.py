@@ -10,7 +10,7 @@ from app.attention.cache import BoundedLRU, key_bytes
 from app.settings import Settings
 from app.zoo.base import Example, ModelAdapter, ModelInfo
 from app.zoo.gguf import dequantized_folder
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.huggingface import load_huggingface
 from app.zoo.manifest import ManifestEntry, read_manifest
 from app.zoo.seq2seq import Seq2SeqAdapter
 
@@ -96,11 +96,12 @@ def _build_huggingface(entry: ManifestEntry, settings: Settings) -> ModelAdapter
     folder = _weights_folder(entry, settings.models_dir)
     if entry.gguf_file:
         folder = dequantized_folder(folder / entry.gguf_file, settings.cache_dir)
-    return HuggingFaceAdapter.from_folder(
+    return load_huggingface(
         folder,
         _entry_info(entry),
         token_limit(entry, settings),
-        onednn_linears=settings.onednn_linears,
+        packed_runs=settings.fast_path.packed_runs,
+        onednn_linears=settings.fast_path.onednn_linears,
     )
 
 

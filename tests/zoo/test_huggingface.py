@@ -8,8 +8,9 @@ from transformers import AutoModel, AutoTokenizer
 from app.attention.errors import InputError
 from app.attention.names import BlockName
 from app.zoo.base import Example, ModelInfo
+from app.zoo.hf_adapter import HuggingFaceAdapter
 from app.zoo.hf_tokens import display_token
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.huggingface import load_huggingface
 from app.zoo.packing import PACKED_ATTENTION
 from app.zoo.registry import Registry, package_folder
 from tests.tiny_models import FAMILY
@@ -25,7 +26,7 @@ def _info(model_id: str) -> ModelInfo:
 @pytest.fixture(scope="module")
 def adapters(tiny_models: dict[str, Path]) -> dict[str, HuggingFaceAdapter]:
     return {
-        kind: HuggingFaceAdapter.from_folder(path, _info(kind), max_tokens=512)
+        kind: load_huggingface(path, _info(kind), max_tokens=512)
         for kind, path in tiny_models.items()
     }
 

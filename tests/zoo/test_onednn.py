@@ -10,7 +10,8 @@ from torch import nn
 
 from app.zoo import onednn
 from app.zoo.base import Example, ModelInfo
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.hf_encoder import HFEncoderAdapter
+from app.zoo.huggingface import load_huggingface
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason="this PyTorch has no oneDNN")
 
@@ -44,7 +45,7 @@ def test_hooks_still_see_every_call_and_the_default_comes_back() -> None:
     assert seen == [torch.Size([5, 3])] * 3
 
 
-def _linears_on_onednn(adapter: HuggingFaceAdapter) -> list[bool]:
+def _linears_on_onednn(adapter: HFEncoderAdapter) -> list[bool]:
     return [
         "forward" in vars(module) for module in adapter.model.modules() if type(module) is nn.Linear
     ]
@@ -55,9 +56,10 @@ def test_an_encoder_runs_its_linears_on_onednn_only_when_asked(
     tiny_models: dict[str, Path], onednn_linears: bool
 ) -> None:
     info = ModelInfo("m", "m", "encoder", 0, 0, [], "", 0, [Example("the cat sat on the mat")])
-    adapter = HuggingFaceAdapter.from_folder(
+    adapter = load_huggingface(
         tiny_models["bert"], info, max_tokens=64, onednn_linears=onednn_linears
     )
+    assert isinstance(adapter, HFEncoderAdapter)
     assert adapter.packed
     flags = _linears_on_onednn(adapter)
     assert flags and all(flag is onednn_linears for flag in flags)
@@ -74,7 +76,8 @@ def test_an_encoder_whose_onednn_setup_fails_still_loads_on_the_default_kernels(
 
     monkeypatch.setattr(onednn, "use_onednn_linears", broken)
     info = ModelInfo("m", "m", "encoder", 0, 0, [], "", 0, [Example("the cat sat on the mat")])
-    adapter = HuggingFaceAdapter.from_folder(tiny_models["bert"], info, max_tokens=64)
+    adapter = load_huggingface(tiny_models["bert"], info, max_tokens=64)
+    assert isinstance(adapter, HFEncoderAdapter)
     assert not adapter.packed
     assert not any(_linears_on_onednn(adapter))
     (run,) = adapter.run_batch(["still served"])

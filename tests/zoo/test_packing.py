@@ -12,7 +12,8 @@ from transformers import AutoModel, AutoTokenizer
 from app.attention.names import encoder_self_attention
 from app.attention.run import AttentionRun
 from app.zoo.base import Example, ModelInfo
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.hf_encoder import HFEncoderAdapter
+from app.zoo.huggingface import load_huggingface
 from app.zoo.packing import PACKED_ATTENTION
 from app.zoo.registry import package_folder
 from tests.tiny_models import build_tiny_model
@@ -25,9 +26,11 @@ TEXTS = [
 ]
 
 
-def _adapter(folder: Path) -> HuggingFaceAdapter:
+def _adapter(folder: Path) -> HFEncoderAdapter:
     info = ModelInfo("m", "m", "encoder", 0, 0, [], "", 0, [Example("the cat sat on the mat")])
-    return HuggingFaceAdapter.from_folder(folder, info, max_tokens=512)
+    adapter = load_huggingface(folder, info, max_tokens=512)
+    assert isinstance(adapter, HFEncoderAdapter)
+    return adapter
 
 
 @pytest.fixture(scope="module")

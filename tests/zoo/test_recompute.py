@@ -7,14 +7,14 @@ import torch
 
 from app.attention.names import decoder_self_attention
 from app.zoo.base import Example, ModelInfo
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.huggingface import load_huggingface
 
 TEXT = "the cat sat on the mat because it was tired"
 
 
 def test_computed_llama_blocks_equal_eager_attention(tiny_models: dict[str, Path]) -> None:
     info = ModelInfo("llama", "llama", "decoder", 0, 0, [], "", 0, [Example(TEXT)])
-    adapter = HuggingFaceAdapter.from_folder(tiny_models["llama"], info, max_tokens=64)
+    adapter = load_huggingface(tiny_models["llama"], info, max_tokens=64)
     run = adapter.run(TEXT, "i love apples", max_new_tokens=1)
     assert run.computed
     ids = adapter.tokenizer(TEXT + " i love apples")["input_ids"]
@@ -31,7 +31,7 @@ def test_computed_llama_blocks_equal_eager_attention(tiny_models: dict[str, Path
 
 def test_a_computed_run_keeps_layer_inputs_not_matrices(tiny_models: dict[str, Path]) -> None:
     info = ModelInfo("llama", "llama", "decoder", 0, 0, [], "", 0, [Example(TEXT)])
-    adapter = HuggingFaceAdapter.from_folder(tiny_models["llama"], info, max_tokens=64)
+    adapter = load_huggingface(tiny_models["llama"], info, max_tokens=64)
     run = adapter.run(TEXT, None, max_new_tokens=3)
     length = len(run.target)
     layers, width = adapter.model.config.num_hidden_layers, adapter.model.config.hidden_size

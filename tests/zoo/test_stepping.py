@@ -9,7 +9,8 @@ import pytest
 from app.attention.errors import InputError
 from app.attention.names import decoder_self_attention
 from app.zoo.base import Example, ModelInfo
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.hf_adapter import HuggingFaceAdapter
+from app.zoo.huggingface import load_huggingface
 from app.zoo.stepping import StepwiseGeneration
 
 TEXT = "the cat sat on the mat"
@@ -17,7 +18,7 @@ TEXT = "the cat sat on the mat"
 
 def _adapter(path: Path) -> HuggingFaceAdapter:
     info = ModelInfo("tiny", "tiny", "decoder", 0, 0, [], "", 0, [Example(TEXT)])
-    return HuggingFaceAdapter.from_folder(path, info, max_tokens=512)
+    return load_huggingface(path, info, max_tokens=512)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import torch
 
 from app.attention.names import cross_attention, decoder_self_attention, encoder_self_attention
 from app.zoo.base import Example, ModelInfo
-from app.zoo.huggingface import HuggingFaceAdapter
+from app.zoo.hf_adapter import HuggingFaceAdapter
+from app.zoo.huggingface import load_huggingface
 
 TEXT = "the cat sat on the mat"
 TARGET = "i love apples"
@@ -17,7 +18,7 @@ TARGET = "i love apples"
 
 def _adapter(tiny_models: dict[str, Path], kind: str) -> HuggingFaceAdapter:
     info = ModelInfo(kind, kind, "encoder", 0, 0, [], "", 0, [Example(TEXT)])
-    return HuggingFaceAdapter.from_folder(tiny_models[kind], info, max_tokens=512)
+    return load_huggingface(tiny_models[kind], info, max_tokens=512)
 
 
 def norms_by_formula(values: torch.Tensor, out_in: torch.Tensor, heads: int) -> np.ndarray:
