@@ -44,20 +44,21 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+import torch
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.process_env import apply_process_settings  # noqa: E402
 from app.settings import Settings, get_settings  # noqa: E402
 
-# This process runs the server's own adapters too (the lone and batched rates): it sets itself
-# up as the server does, before torch loads (app/process_env.py), and the servers it starts
-# inherit the same environment.
-apply_process_settings(get_settings().fast_path)
-
-import torch  # noqa: E402
+# torch is loaded before anything of the server's: the bare forward runs with the libraries'
+# own OpenMP spin count, as in a notebook. The server's runs in this process (lone, batched)
+# read their texts as the server does, on the calling thread; the servers it starts set up
+# their own process (app/process_env.py).
+os.environ.setdefault(
+    "TOKENIZERS_PARALLELISM", str(get_settings().fast_path.tokenizer_parallelism).lower()
+)
 
 from app.zoo.registry import load_registry  # noqa: E402
 
