@@ -197,7 +197,7 @@ class Settings(BaseSettings):
         description="The fast path's settings (FastPathSettings): ATTN_PACKED_RUNS, "
         "ATTN_ONEDNN_LINEARS, ATTN_OMP_SPIN_COUNT, ATTN_TOKENIZER_PARALLELISM.",
     )
-    # Several replicas behind a proxy (deploy/, README "Run several replicas").
+    # Several replicas behind a proxy (deploy/; docs/deploy.md, "Run several replicas").
     replica_name: str | None = Field(
         default=None,
         description=(
@@ -228,7 +228,7 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest wait for Redis; beyond it the request computes the run itself.",
     )
-    # Operations: see README, "Operations".
+    # The rate limit: docs/deploy.md, "The rate limit".
     rate_limit: str = Field(
         default="120/minute",
         description=(

@@ -38,7 +38,7 @@ REJECTED_REASONS = {413: "body_too_large", 422: "invalid", 429: "rate_limited", 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # Seconds. A cached request takes about a millisecond, a 512-token MiniLM run a fraction of a
-# second (README, Benchmark); a long generation or queue takes longer (the queue gives up at
+# second (docs/benchmark.md); a long generation or queue takes longer (the queue gives up at
 # 60 s by default).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 RUN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -88,7 +88,7 @@ class Metrics:
         self.abandoned = Counter(
             "attn_requests_abandoned",
             "Requests whose client disconnected before the response was complete, as far as "
-            "the server noticed (see README, Operations).",
+            "the server noticed (docs/deploy.md, Metrics).",
             registry=self.registry,
         )
         for reason in REJECTED_REASONS.values():

@@ -36,7 +36,7 @@ class RoleRule:
 # previous_token, induction and self: in the gaps the shipped models show between heads
 # with the habit and heads without. alignment, sink, broad: no such gap; round numbers well
 # above what uniform attention scores (alignment about 0.16 on the probes, sink 0.1-0.25),
-# broad close to uniform (1). See README, "Head roles".
+# broad close to uniform (1). See docs/analyses.md, "Head roles".
 RULES: tuple[RoleRule, ...] = (
     RoleRule("previous_token", 0.5, True, ("self_attn",), "reads the token just before it"),
     RoleRule(
