@@ -164,6 +164,22 @@ class Settings(BaseSettings):
     queue_timeout_s: float = Field(
         default=60.0, gt=0, description="Longest wait in the queue before a 503 asks to retry."
     )
+    stream_send_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest a streamed event waits for its client to take it; a client slower than "
+            "that loses its stream (the connection is closed)."
+        ),
+    )
+    stream_buffer_events: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Events a stream may write ahead of its client; when they are all waiting, the "
+            "stream lets go of its model slot until the client takes one."
+        ),
+    )
     max_batch: int = Field(
         default=16,
         ge=1,

@@ -2,13 +2,16 @@
 step's attention row travels with its token: as Server-Sent Events while the model writes
 (Accept: text/event-stream), or as one JSON body at the end.
 
-The generation holds one slot of the inference gate from its first step to its last and runs
-each step on the gate's threads; a client that disconnects cancels it between steps and frees
-the slot (see app/api/events.py). Which row a step shows: app/zoo/stepping.py.
+A generation runs each step on the inference gate's threads, holding one slot of the gate
+while the model writes. It never holds the slot while waiting on its client: the events go
+through a bounded buffer of the stream's own (app/api/events.py), and when the buffer is full
+the slot is let go until the client has taken an event; the generation then queues again for
+its next step. A client that disconnects cancels it between steps. Which row a step shows:
+app/zoo/stepping.py.
 """
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import orjson
@@ -18,8 +21,7 @@ from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.events import (
     EVENT_STREAM,
-    ClientGone,
-    Emit,
+    EventBuffer,
     EventStreamResponse,
     accepts_event_stream,
     until_disconnected,
@@ -46,19 +48,61 @@ written (a StepOut, as it is written), then `done` (output_text, tokens, stop); 
 FAILED = "The server failed while generating; it has been logged."
 
 
+class Events(Protocol):
+    """Where a generation writes its events, each `data` one line of JSON."""
+
+    def offer(self, name: str, data: bytes) -> bool:
+        """Write it if there is room now; False when the client is behind."""
+
+    async def put(self, name: str, data: bytes) -> None:
+        """Write it once there is room."""
+
+
+class CollectedEvents:
+    """The JSON form's events, kept for one body that is sent once the generation is over (and
+    its slot let go): there is always room."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, bytes]] = []
+
+    def offer(self, name: str, data: bytes) -> bool:
+        self.events.append((name, data))
+        return True
+
+    async def put(self, name: str, data: bytes) -> None:
+        self.events.append((name, data))
+
+    def body(self) -> bytes:
+        """start's fields, the steps, then done's fields (the steps are copied, not parsed)."""
+        fields: dict[str, Any] = {}
+        steps = [orjson.Fragment(data) for name, data in self.events if name == "step"]
+        for name, data in self.events:
+            if name == "start":
+                fields.update(orjson.loads(data), steps=steps)
+            elif name == "done":
+                fields.update(orjson.loads(data))
+        return orjson.dumps(fields)
+
+
+def _json(data: Any) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def _token(token: StepToken) -> dict[str, Any]:
     return {"text": token.text, "id": token.id, "special": token.special}
 
 
-def _step(step: Step, encoding: Encoding) -> dict[str, Any]:
-    return {
-        "step": step.index,
-        "token": _token(step.token),
-        "query": step.query,
-        "shape": list(step.rows.shape),
-        "encoding": encoding,
-        "data": encode(step.rows, encoding),
-    }
+def _step(step: Step, encoding: Encoding) -> bytes:
+    return _json(
+        {
+            "step": step.index,
+            "token": _token(step.token),
+            "query": step.query,
+            "shape": list(step.rows.shape),
+            "encoding": encoding,
+            "data": encode(step.rows, encoding),
+        }
+    )
 
 
 async def _generate(
@@ -66,20 +110,27 @@ async def _generate(
     generation: StepwiseGeneration,
     gate: InferenceGate,
     encoding: Encoding,
-    emit: Emit,
+    events: Events,
 ) -> None:
-    """Emit start, every step as it is written, then done."""
-    async with gate.holding() as slot:
-        prompt = [_token(t) for t in generation.prompt]
-        await emit(
-            "start", {"model": model_id, "prompt": prompt, "max_new_tokens": generation.budget}
-        )
-        while generation.stop is None:
-            # Encoding on the gate thread too: the event loop only sends.
-            await emit("step", await slot.run(lambda: _step(generation.step(), encoding)))
+    """Write start, every step as it is written, then done. The slot is held while the model
+    writes and `events` has room; a step that finds no room waits for it with the slot let
+    go, and the next step queues for a slot again."""
+    prompt = [_token(t) for t in generation.prompt]
+    start = {"model": model_id, "prompt": prompt, "max_new_tokens": generation.budget}
+    await events.put("start", _json(start))
+    while generation.stop is None:
+        held_back: bytes | None = None
+        async with gate.holding() as slot:
+            while generation.stop is None and held_back is None:
+                # Encoded on the gate thread too: the event loop only sends.
+                step = await slot.run(lambda: _step(generation.step(), encoding))
+                if not events.offer("step", step):
+                    held_back = step
+        if held_back is not None:
+            await events.put("step", held_back)
     tokens = [_token(t) for t in (*generation.prompt, *generation.written)]
     done = {"output_text": generation.text(), "tokens": tokens, "stop": generation.stop}
-    await emit("done", done)
+    await events.put("done", _json(done))
 
 
 def _check_decoder(model_id: str, family: str, registry: Registry) -> None:
@@ -116,7 +167,7 @@ async def generate(
     _check_decoder(adapter.info.id, adapter.info.family, runs.registry)
     budget = new_token_budget(request.max_new_tokens, settings)
     # Tokenizing only (no torch): off the event loop, but not in the gate's queue, so a bad
-    # prompt is a 4xx at once and a good one queues once, for its steps.
+    # prompt is a 4xx at once, before any stream begins.
     generation = await anyio.to_thread.run_sync(
         lambda: adapter.generation(request.text, max_new_tokens=budget)
     )
@@ -124,32 +175,25 @@ async def generate(
 
     if accepts_event_stream(http.headers.get("accept", "")):
 
-        async def stream(emit: Emit) -> None:
+        async def stream(events: EventBuffer) -> None:
             try:
-                await _generate(model_id, generation, gate, encoding, emit)
-            except ClientGone:
-                raise
+                await _generate(model_id, generation, gate, encoding, events)
             except (InputError, ServerBusyError) as error:
-                await emit("error", {"detail": str(error)})
+                await events.put("error", _json({"detail": str(error)}))
             except Exception:
                 log.exception("generation failed: model %s", model_id)
-                await emit("error", {"detail": FAILED})
+                await events.put("error", _json({"detail": FAILED}))
 
-        return EventStreamResponse(stream, send_timeout_s=settings.queue_timeout_s)
+        return EventStreamResponse(
+            stream,
+            send_timeout_s=settings.stream_send_timeout_s,
+            buffer_events=settings.stream_buffer_events,
+        )
 
-    body: dict[str, Any] = {}  # start's fields, the steps, then done's fields
-
-    async def collect(name: str, data: Any) -> None:
-        if name == "step":
-            body["steps"].append(data)
-        else:
-            body.update(data if name == "done" else {**data, "steps": []})
-
+    collected = CollectedEvents()
     finished = await until_disconnected(
-        http.receive, lambda: _generate(model_id, generation, gate, encoding, collect)
+        http.receive, lambda: _generate(model_id, generation, gate, encoding, collected)
     )
     if not finished:
         mark_abandoned(http.scope)  # the response goes nowhere; it is counted as abandoned
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
-    )
+    return Response(collected.body(), media_type="application/json")
