@@ -78,9 +78,12 @@ def render_attention(
     encoding: Encoding,
     max_size: int | None,
     explainable: bool = False,
+    max_new_tokens: int | None = None,
 ) -> bytes:
     """The response body. `explainable`: the model offers POST /explain, which opens its
-    self-attention heads step by step on the raw token-level weights."""
+    self-attention heads step by step on the raw token-level weights. `max_new_tokens`: the
+    budget the model wrote with, when it wrote (the request's, or less where the model's token
+    limit left less room)."""
     view = analyse(run, options, layers, heads)
     step_by_step = explainable and options == Options()
     payload = {
@@ -94,6 +97,7 @@ def render_attention(
         "token_groups": _tokens(view, "positions") if options.regroups_tokens else None,
         "unknown": unknown_tokens(run),
         "output_text": run.output_text,
+        "max_new_tokens": max_new_tokens,
         "blocks": [block_payload(b, encoding, max_size, step_by_step) for b in view.blocks],
     }
     # orjson writes float32 arrays directly, an order of magnitude faster than json + tolist().

@@ -66,6 +66,7 @@ class ReportFacts:
     text: str
     target: str | None
     output_text: str | None
+    max_new_tokens: int | None  # the budget the model wrote with, when it wrote
     options: Options
     layers: list[int] | None
     heads: list[int] | None

@@ -115,6 +115,15 @@ class ModelAdapter(ABC):
         model cannot read (too long, nothing in it), before anything runs."""
         return text
 
+    def budget(
+        self, text: str, target: str | None, *, max_new_tokens: int, variant: str | None = None
+    ) -> int:
+        """The most tokens a run of `text` writes when no target is given: `max_new_tokens`,
+        or less where the model's limits leave less room (app/zoo/budget.py). Raises
+        InputError, before anything runs, when not one token fits or `target` does not fit.
+        Only tokenizes; a model that writes nothing has nothing to check."""
+        return max_new_tokens
+
     @property
     def batchable(self) -> bool:
         """Whether `run_batch` may serve concurrent texts with one forward pass."""
@@ -140,8 +149,10 @@ class ModelAdapter(ABC):
         query: int | str,
         target: str | None = None,
         variant: str | None = None,
+        max_new_tokens: int,
     ) -> HeadInternals:
-        """The tensors of one self-attention head for one query token."""
+        """The tensors of one self-attention head for one query token; a model that writes
+        its target writes at most `max_new_tokens`, as in its runs."""
         raise InputError(
             f"model '{self.info.id}' does not offer the step-by-step view; models that do are "
             "marked explainable in GET /api/v1/models"

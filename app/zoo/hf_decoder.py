@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.attention.errors import InputError
 from app.attention.names import BlockName, decoder_self_attention
 from app.attention.run import AttentionRun, ComputedBlocks, TokenList
 from app.zoo.base import ModelInfo
+from app.zoo.budget import check_together, writing_budget
 from app.zoo.hf_adapter import HuggingFaceAdapter, blocks_by_name, check_block_count
 from app.zoo.hf_tokens import Segment
 from app.zoo.recompute import LlamaAttentionRecompute
@@ -43,6 +43,16 @@ class HFDecoderAdapter(HuggingFaceAdapter):
                 return self._decode(source, target, max_new_tokens)
         with self._kernel("sdpa"):
             return self._decode(source, target, max_new_tokens)
+
+    def budget(
+        self, text: str, target: str | None, *, max_new_tokens: int, variant: str | None = None
+    ) -> int:
+        prompt = len(self._encode(text, add_special_tokens=True, what="text").ids)
+        if target is None:
+            return writing_budget(prompt, max_new_tokens, self.info.max_tokens)
+        continuation = self._encode(target, add_special_tokens=False, what="target")
+        check_together(prompt, len(continuation.ids), self.info.max_tokens, self.info.id)
+        return max_new_tokens
 
     def generation(self, text: str, *, max_new_tokens: int) -> StepwiseGeneration:
         prompt = self._encode(text, add_special_tokens=True, what="text")
@@ -86,12 +96,9 @@ class HFDecoderAdapter(HuggingFaceAdapter):
             output_text = self.tokenizer.decode(written, skip_special_tokens=True)
         else:
             continuation = self._encode(target, add_special_tokens=False, what="target")
+        # Checked before the run (budget()); a caller that skipped it is refused here.
+        check_together(len(prompt.ids), len(continuation.ids), self.info.max_tokens, self.info.id)
         sequence = prompt.ids + continuation.ids
-        if len(sequence) > self.info.max_tokens:
-            raise InputError(
-                f"text and target together are {len(sequence)} tokens; model '{self.info.id}' "
-                f"accepts at most {self.info.max_tokens}. Shorten them."
-            )
         # One pass over the whole sequence gives full [T, T] matrices for prompt and continuation.
         blocks: Mapping[BlockName, np.ndarray]
         with reading_value_norms(self.value_sites) as norms:

@@ -95,9 +95,12 @@ class HFEncoderAdapter(HuggingFaceAdapter):
         query: int | str,
         target: str | None = None,
         variant: str | None = None,
+        max_new_tokens: int,
     ) -> HeadInternals:
         if not self.info.explainable:
-            return super().explain(text, stack=stack, layer=layer, head=head, query=query)
+            return super().explain(
+                text, stack=stack, layer=layer, head=head, query=query, max_new_tokens=1
+            )
         if stack != "encoder" or target is not None or variant is not None:
             raise InputError(
                 f"model '{self.info.id}' has one stack, 'encoder', and takes no target"

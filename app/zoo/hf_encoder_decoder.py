@@ -58,6 +58,15 @@ class HFEncoderDecoderAdapter(HuggingFaceAdapter):
             output_text=output_text,
         )
 
+    def budget(
+        self, text: str, target: str | None, *, max_new_tokens: int, variant: str | None = None
+    ) -> int:
+        # The decoder's tokens have a limit of their own, apart from the source's.
+        if target is not None:
+            self._target_segment(target)
+            return max_new_tokens
+        return min(max_new_tokens, self.info.max_tokens)
+
     def _target_segment(self, target: str) -> Segment:
         """The target as the decoder should emit it: the tokenizer's target-side encoding."""
         emitted = self.tokens.encode(target, add_special_tokens=True, as_target=True)

@@ -79,6 +79,19 @@ class Seq2SeqAdapter(ModelAdapter):
         unknown = translator.source_vocab.unk_id
         return tuple(ids), tuple(c for c, i in zip(characters, ids, strict=True) if i == unknown)
 
+    def budget(
+        self, text: str, target: str | None, *, max_new_tokens: int, variant: str | None = None
+    ) -> int:
+        translator = self._translator(variant)
+        if target is None:
+            # The translator writes at most its longest target and the end token.
+            return min(max_new_tokens, translator.max_target_tokens + 1)
+        try:
+            translator.target_ids(target)
+        except ValueError as error:  # the translator's messages say what to change
+            raise InputError(str(error)) from None
+        return max_new_tokens
+
     def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
         self._translator(variant)  # refuses an unknown variant
         return self._alignment.get(variant or self._default)
@@ -120,9 +133,12 @@ class Seq2SeqAdapter(ModelAdapter):
         query: int | str,
         target: str | None = None,
         variant: str | None = None,
+        max_new_tokens: int,
     ) -> HeadInternals:
         if not self.info.explainable:
-            return super().explain(text, stack=stack, layer=layer, head=head, query=query)
+            return super().explain(
+                text, stack=stack, layer=layer, head=head, query=query, max_new_tokens=1
+            )
         translator = self._translator(variant)
         model: Any = translator.model
         layers = model.encoder_layers if stack == "encoder" else model.decoder_layers
@@ -136,7 +152,7 @@ class Seq2SeqAdapter(ModelAdapter):
             "attention": attention,
         }
         try:
-            reading = translator.read(text, target, max_new_tokens=translator.max_target_tokens)
+            reading = translator.read(text, target, max_new_tokens=max_new_tokens)
         except ValueError as error:
             raise InputError(str(error)) from None
         with capture_calls(watched) as seen:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from app.attention.errors import InputError
+from app.zoo.budget import writing_budget
 from app.zoo.hf_tokens import HFTokens
 
 StopReason = Literal["eos", "max_new_tokens", "max_tokens"]
@@ -79,20 +79,14 @@ class StepwiseGeneration:
         """`reading` is held around each pass that returns attention weights (the model must
         be on eager attention); `prefilling` around the pass that only fills the cache (it
         may switch to a faster kernel)."""
-        room = max_tokens - len(prompt_ids)
-        if room < 1:
-            raise InputError(
-                f"the text is {len(prompt_ids)} tokens long, as many as this model accepts "
-                "in all: there is no room left to write a token; shorten it"
-            )
         self.model = model
         self.tokens = tokens
         self.prompt = [self._token(i) for i in prompt_ids]
         self.written: list[StepToken] = []
         self.stop: StopReason | None = None
-        self.budget = min(max_new_tokens, room)
+        self.budget = writing_budget(len(prompt_ids), max_new_tokens, max_tokens)
         self._budget_reason: StopReason = (
-            "max_new_tokens" if max_new_tokens <= room else "max_tokens"
+            "max_new_tokens" if self.budget == max_new_tokens else "max_tokens"
         )
         self._eos = eos_ids(model)
         self._next_input = list(prompt_ids)  # what the next forward pass reads

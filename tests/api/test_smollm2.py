@@ -1,6 +1,8 @@
 """SmolLM2 from its GGUF package: shape, blocks against an independent transformers run on the
 same dequantized weights, generation."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -63,3 +65,56 @@ def test_the_capital_of_france_is_generated(client: TestClient) -> None:
     assert "Paris" in body["output_text"]
     assert body["tokens"]["target"][:5] == ["The", "capital", "of", "France", "is"]
     assert len(body["tokens"]["target"]) == 5 + 6
+
+
+LIGHTHOUSE = "the old lighthouse keeper counted ships while the gulls argued over bread".split()
+
+
+def _lighthouse(words: int) -> str:
+    """1,887 words are 2,044 SmolLM2 tokens; 1,891 words are 2,048, its whole limit."""
+    return " ".join(LIGHTHOUSE[i % len(LIGHTHOUSE)] for i in range(words))
+
+
+@pytest.mark.timing
+def test_a_prompt_that_fills_the_limit_is_the_same_422_within_a_second_on_every_route(
+    client: TestClient,
+) -> None:
+    run = {"model": "smollm2", "text": _lighthouse(1891)}
+    requests = {
+        "attention": lambda: client.post("/api/v1/attention", json=run),
+        "report": lambda: client.get("/api/v1/report", params=run),
+        "generate": lambda: client.post(
+            "/api/v1/generate", json=run, headers={"Accept": "text/event-stream"}
+        ),
+    }
+    details = set()
+    for route, request in requests.items():
+        started = time.perf_counter()
+        response = request()
+        took = time.perf_counter() - started
+        assert response.status_code == 422 and took <= 1.0, (route, took, response.text)
+        details.add(response.json()["detail"])
+    assert details == {
+        "the text is 2048 tokens long and this model accepts 2048 in all, what it writes "
+        "included: there is no room left to write a token (0 left); shorten the text by at "
+        "least 1 token"
+    }
+
+
+def test_a_prompt_near_the_limit_writes_what_fits_on_every_route(client: TestClient) -> None:
+    """2,044 tokens leave room for 4 of the 8 tokens the test server writes at most: every
+    route writes 4 at most and says so."""
+    run = {"model": "smollm2", "text": _lighthouse(1887)}
+    attention = client.post(
+        "/api/v1/attention", json={**run, "layers": [0], "heads": [0], "max_size": 16}
+    )
+    assert attention.status_code == 200, attention.text
+    assert attention.json()["max_new_tokens"] == 4
+    assert len(attention.json()["tokens"]["target"]) <= 2048
+    report = client.get("/api/v1/report", params={**run, "layers": "0", "heads": "0"})
+    assert report.status_code == 200 and report.headers["x-cache"] == "hit"
+    assert "greedily, at most 4 tokens<" in report.text
+    generated = client.post("/api/v1/generate", json=run)
+    assert generated.status_code == 200, generated.text
+    assert generated.json()["max_new_tokens"] == 4 and len(generated.json()["steps"]) <= 4
+    assert client.post("/api/v1/align", json=run).status_code == 422  # not a translator

@@ -59,6 +59,7 @@ def aligned_out(
     chosen_by: Literal["request", "dev_gold", "default"],
     variant: str | None,
     output_text: str | None,
+    max_new_tokens: int | None,
 ) -> AlignOut:
     scores = None
     if request.gold is not None:
@@ -88,6 +89,7 @@ def aligned_out(
         chosen_by=chosen_by,
         weights=alignment.matrix.round(4).tolist(),
         output_text=output_text,
+        max_new_tokens=max_new_tokens,
         scores=scores,
     )
 
@@ -111,11 +113,19 @@ async def align_route(request: AlignRequest, runs: RunsDep) -> AlignOut:
     spec = RunSpec(
         model=request.model, text=request.text, target=request.target, variant=request.variant
     )
-    run, _ = await runs.run(runs.check(spec))
+    checked = runs.check(spec)
+    run, _ = await runs.run(checked)
 
     def compute() -> AlignOut:
         alignment = align(run, setting, request.granularity)
-        variant = request.variant or adapter.info.default_variant
-        return aligned_out(request, alignment, setting, chosen_by, variant, run.output_text)
+        return aligned_out(
+            request,
+            alignment,
+            setting,
+            chosen_by,
+            checked.variant,
+            run.output_text,
+            checked.max_new_tokens,
+        )
 
     return await anyio.to_thread.run_sync(compute)

@@ -49,6 +49,7 @@ async def attention(request: AttentionRequest, runs: RunsDep) -> Response:
             encoding=request.encoding,
             max_size=request.max_size,
             explainable=info.explainable,
+            max_new_tokens=checked.max_new_tokens,
         )
 
     body = await runs.render(run, render, weights)

@@ -17,6 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["attention"])
 async def explain(request: ExplainRequest, runs: RunsDep) -> ExplainOut:
     adapter = runs.adapter(request.model)
     check_texts(request.text, request.target, runs.settings)
+    # The same budget as the model's runs, checked before the queue: a translation explained
+    # is the one /attention shows.
+    budget = runs.budget(adapter, request.text, request.target, None, request.variant)
     stack = request.stack or ("decoder" if adapter.info.family == "decoder" else "encoder")
 
     def compute() -> ExplainOut:
@@ -30,6 +33,7 @@ async def explain(request: ExplainRequest, runs: RunsDep) -> ExplainOut:
                 query=request.query,
                 target=request.target,
                 variant=request.variant,
+                max_new_tokens=budget,
             ),
         )
         payload = explain_payload(adapter.info.id, stack, request.layer, request.head, internals)

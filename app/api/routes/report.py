@@ -88,6 +88,7 @@ async def report(
         text=query.text,
         target=query.target,
         output_text=run.output_text,
+        max_new_tokens=checked.max_new_tokens,
         options=options,
         layers=query.layers,
         heads=query.heads,
@@ -108,6 +109,7 @@ async def report(
             encoding=REPORT_ENCODING,
             max_size=pooling.max_size if pooling else None,
             explainable=adapter.info.explainable,
+            max_new_tokens=checked.max_new_tokens,
         )
         return render_report(attention_json, facts).encode()
 

@@ -59,6 +59,12 @@ class CheckedRun:
         """The variant that runs: the one asked for, else the model's default."""
         return self.spec.variant or self.adapter.info.default_variant
 
+    @property
+    def max_new_tokens(self) -> int | None:
+        """The budget the run writes with, as responses state it (part of the key); None when
+        the model writes nothing (an encoder, or a target given)."""
+        return self.key[4]
+
 
 @dataclass(frozen=True)
 class RunService:
@@ -81,17 +87,34 @@ class RunService:
 
     def check(self, spec: RunSpec) -> CheckedRun:
         """The checks every run passes before anything runs (the text is tokenized for the
-        key, once: the run reuses that reading)."""
+        key, once: the run reuses that reading), its budget included: the key holds the
+        budget the run writes with."""
         adapter = self.adapter(spec.model)
         check_texts(spec.text, spec.target, self.settings)
         check_options(spec.options, adapter.info, self.registry)
         check_selection(spec, adapter.info)
-        budget = new_token_budget(spec.max_new_tokens, self.settings)
-        generates = spec.target is None and adapter.info.family != "encoder"
         reading = self.registry.reading_key(adapter.info.id, spec.text, spec.variant)
+        budget = self.budget(adapter, spec.text, spec.target, spec.max_new_tokens, spec.variant)
+        generates = spec.target is None and adapter.info.family != "encoder"
         variant = spec.variant or adapter.info.default_variant
         key = (adapter.info.id, variant, reading, spec.target, budget if generates else None)
         return CheckedRun(spec, adapter, key, budget)
+
+    def budget(
+        self,
+        adapter: ModelAdapter,
+        text: str,
+        target: str | None,
+        max_new_tokens: int | None,
+        variant: str | None,
+    ) -> int:
+        """The most tokens a run writes: the request's max_new_tokens (or the server's),
+        shortened to the room the model's limits leave; a 422 when not one token fits or the
+        target does not fit (app/zoo/budget.py). Tokenizing only, before any model work."""
+        requested = new_token_budget(max_new_tokens, self.settings)
+        if adapter.info.family == "encoder":
+            return requested  # an encoder writes nothing
+        return self.registry.budget(adapter.info.id, text, target, requested, variant)
 
     async def run(self, checked: CheckedRun) -> tuple[AttentionRun, CacheStatus]:
         """The run from the first tier that has it, and which tier that was."""

@@ -125,4 +125,9 @@ class AlignOut(BaseModel):
         "aggregate heads); for shift_att, rows moved up one step."
     )
     output_text: str | None = Field(None, description="The translation, when the model wrote it.")
+    max_new_tokens: int | None = Field(
+        None,
+        description="When the model wrote the translation: the budget it wrote with, the "
+        "server's ATTN_MAX_NEW_TOKENS or less where the model's target limit is lower.",
+    )
     scores: AlignScoresOut | None = Field(None, description="Against `gold`, when given.")

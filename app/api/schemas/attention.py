@@ -285,4 +285,12 @@ class AttentionOut(BaseModel):
     output_text: str | None = Field(
         None, description="The generated text, when the model generated (no target given)."
     )
+    max_new_tokens: int | None = Field(
+        None,
+        description=(
+            "When the model generated: the budget it wrote with, the request's max_new_tokens "
+            "(or the server's), or less where the model's token limit left less room after the "
+            "text."
+        ),
+    )
     blocks: list[BlockOut]
