@@ -92,3 +92,32 @@ def test_only_allowed_hosts_are_answered(tiny_models: dict) -> None:
     with TestClient(app, base_url="http://attention.example.org") as allowed:
         assert allowed.get("/healthz").status_code == 200
         assert allowed.get("/healthz", headers={"host": "evil.example"}).status_code == 400
+
+
+def _post_routes(client: TestClient) -> list[str]:
+    paths = client.get("/openapi.json").json()["paths"]
+    return sorted(path for path, methods in paths.items() if "post" in methods)
+
+
+def test_every_route_that_takes_a_body_refuses_a_repeated_key(client: TestClient) -> None:
+    posts = _post_routes(client)
+    assert "/api/v1/attention" in posts and len(posts) == 6
+    for path in posts:
+        for body, key in [
+            (b'{"model": "nope", "model": "minilm", "text": "hi"}', '"model"'),
+            # Nested, in a field the route does not take: refused as it is read.
+            (b'{"text": "hi", "extra": {"a": [{"b": 1, "b": 2}]}}', '"b"'),
+        ]:
+            response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 422, (path, response.text)
+            detail = response.json()["detail"]
+            assert f"the key {key} appears twice in one object; send each key once" in detail
+
+
+def test_a_body_without_repeats_is_read_as_before(client: TestClient) -> None:
+    body = b'{"model": "minilm", "text": "the cat sat", "layers": [0], "heads": [1]}'
+    response = client.post(
+        "/api/v1/attention", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["blocks"][0]["heads"] == [1]

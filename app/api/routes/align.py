@@ -10,12 +10,13 @@ from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.runs import RunSpec
 from app.api.schemas.align import AlignOut, AlignRequest, AlignScoresOut
+from app.api.strict_json import StrictJSONRoute
 from app.attention.alignment import Alignment, AlignSetting, align
 from app.attention.errors import InputError
 from app.attention.pharaoh import count, format_links, parse_gold
 from app.zoo.base import ModelAdapter, ModelInfo
 
-router = APIRouter(prefix="/api/v1", tags=["attention"])
+router = APIRouter(prefix="/api/v1", tags=["attention"], route_class=StrictJSONRoute)
 
 DEFAULT_THRESHOLD = 0.3
 

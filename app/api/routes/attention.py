@@ -7,10 +7,11 @@ from app.api.errors import ERROR_RESPONSES
 from app.api.runs import RunKey, cache_headers
 from app.api.runs.validation import check_json_weights, check_response_weights
 from app.api.schemas.attention import AttentionOut, AttentionRequest
+from app.api.strict_json import StrictJSONRoute
 from app.attention.analysis import response_weights
 from app.attention.payload import render_attention
 
-router = APIRouter(prefix="/api/v1", tags=["attention"])
+router = APIRouter(prefix="/api/v1", tags=["attention"], route_class=StrictJSONRoute)
 
 
 def response_key(request: AttentionRequest, run_key: RunKey) -> tuple[object, ...]:

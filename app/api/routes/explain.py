@@ -4,9 +4,10 @@ from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.runs.validation import check_texts
 from app.api.schemas.explain import ExplainOut, ExplainRequest
+from app.api.strict_json import StrictJSONRoute
 from app.attention.steps import explain_payload
 
-router = APIRouter(prefix="/api/v1", tags=["attention"])
+router = APIRouter(prefix="/api/v1", tags=["attention"], route_class=StrictJSONRoute)
 
 
 @router.post(

@@ -30,6 +30,7 @@ from app.api.inference import InferenceGate, ServerBusyError
 from app.api.outcomes import mark_abandoned
 from app.api.runs.validation import check_text, new_token_budget
 from app.api.schemas.generate import GenerateOut, GenerateRequest
+from app.api.strict_json import StrictJSONRoute
 from app.attention.errors import InputError
 from app.attention.ops.encode import Encoding, encode
 from app.zoo.registry import Registry
@@ -37,7 +38,7 @@ from app.zoo.stepping import Step, StepToken, StepwiseGeneration
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["generate"])
+router = APIRouter(prefix="/api/v1", tags=["generate"], route_class=StrictJSONRoute)
 
 EVENTS_DESCRIPTION = """With `Accept: text/event-stream`, Server-Sent Events, each `data` one
 line of JSON: `start` (model, prompt tokens, max_new_tokens), then one `step` per token

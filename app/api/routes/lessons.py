@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import GateDep
 from app.api.errors import ERROR_RESPONSES
+from app.api.strict_json import StrictJSONRoute
 from app.api.templates import render_page
 from app.lessons import kernel_regression as nw
 from app.lessons import scoring
@@ -26,7 +27,7 @@ from app.lessons.schemas import (
     ScoringRequest,
 )
 
-router = APIRouter(tags=["lessons"])
+router = APIRouter(tags=["lessons"], route_class=StrictJSONRoute)
 
 # No model is involved, so no 404; everything else a POST can meet.
 LESSON_ERRORS: dict[int | str, dict[str, Any]] = {
