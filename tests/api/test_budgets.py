@@ -168,3 +168,16 @@ def test_align_states_the_budget_of_the_translation_it_aligns(client: TestClient
         json={"model": "bahdanau-zh-en", "text": "我爱吃苹果", "target": "I love apples"},
     )
     assert (wrote.json()["max_new_tokens"], forced.json()["max_new_tokens"]) == (CAP, None)
+
+
+def test_explain_opens_the_translation_attention_shows(client: TestClient) -> None:
+    """A translation longer than the budget is cut at the same token on both routes."""
+    text = "我们明天早上八点在火车站见面，然后一起去博物馆参观。"
+    run = {"model": "transformer-zh-en", "text": text}
+    shown = client.post("/api/v1/attention", json=run).json()
+    assert shown["max_new_tokens"] == CAP and len(shown["tokens"]["target"]) == CAP
+    opened = client.post(
+        "/api/v1/explain", json={**run, "stack": "decoder", "layer": 0, "head": 0, "query": 0}
+    )
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["tokens"] == shown["tokens"]["target"]
