@@ -29,7 +29,14 @@ from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
 from app.api.metrics import Metrics, install_metrics
-from app.api.middleware import HeadAsGet, ReplicaHeader, RequestGuard, Scope, SecurityHeaders
+from app.api.middleware import (
+    HeadAsGet,
+    RelativeRedirects,
+    ReplicaHeader,
+    RequestGuard,
+    Scope,
+    SecurityHeaders,
+)
 from app.api.openapi import install_openapi
 from app.api.outcomes import mark_abandoned
 from app.api.rate_limit import ClientRateLimiter, RateLimit
@@ -130,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.watch(app.state.gate, app.state.batcher, app.state.cache, app.state.renderer.cache)
         install_metrics(app, metrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RelativeRedirects)  # every redirect, the router's included
     app.add_middleware(HeadAsGet)
     # Last added runs first: a request for another host is refused before anything else.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
