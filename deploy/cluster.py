@@ -120,6 +120,7 @@ class Cluster:
                         "NAME": str(replica["name"]),
                         "PORT": str(replica["port"]),
                         "PYTHON": sys.executable,
+                        "PROJECT": str(PROJECT),
                     }
                 ),
             )
@@ -149,7 +150,6 @@ class Cluster:
             supervisor_values(
                 {
                     **common,
-                    "PROJECT": str(PROJECT),
                     "DEPLOY": str(DEPLOY),
                     "REDIS_SERVER": args.redis_server,
                     "NGINX": args.nginx,

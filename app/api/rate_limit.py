@@ -121,8 +121,8 @@ def client_key(address: str) -> str:
 
 
 class ClientRateLimiter:
-    """The limit `rate` counted in `storage_uri`: 'memory://', or a Redis URI whose server is
-    asked at most `timeout_s` at a time and set aside by `backoff` when it fails."""
+    """The limit `rate` counted in `storage_uri`: 'memory://', or a network store (Redis) that
+    is asked for at most `timeout_s` at a time and set aside by `backoff` when it fails."""
 
     def __init__(
         self,
@@ -130,7 +130,7 @@ class ClientRateLimiter:
         storage_uri: str,
         trusted_proxies: Sequence[Network],
         *,
-        timeout_s: float = 1.0,
+        timeout_s: float | None = None,
         backoff: RedisBackoff | None = None,
     ) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
@@ -141,8 +141,8 @@ class ClientRateLimiter:
         self.remote: MovingWindowRateLimiter | None = None
         self.backoff = backoff
         if not storage_uri.startswith("memory://"):
-            if backoff is None:
-                raise ValueError("a network store needs a back-off (app/api/redis_backoff.py)")
+            if backoff is None or timeout_s is None:
+                raise ValueError("a network store needs a timeout and a back-off")
             # The client options are Redis's; another store (memcached...) keeps its own.
             scheme = storage_uri.split("://")[0]
             options = client_options(timeout_s) if scheme in REDIS_SCHEMES else {}
