@@ -49,5 +49,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
 
-# What `make run HOST=0.0.0.0` runs, without make in between to swallow signals.
-CMD [".venv/bin/uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# What `make run HOST=0.0.0.0` runs, without make in between to swallow signals. With
+# --no-proxy-headers the peer stays the peer: X-Forwarded-For counts only from
+# ATTN_TRUSTED_PROXIES (by default nobody), as the app reads it itself.
+CMD [".venv/bin/uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

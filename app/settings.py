@@ -242,7 +242,19 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(
         default=1.0,
         gt=0,
-        description="Longest wait for Redis; beyond it the request computes the run itself.",
+        description=(
+            "Longest wait for Redis, the shared cache's or the rate limit's; beyond it the "
+            "request computes the run itself, or is counted in this process's memory."
+        ),
+    )
+    redis_retry_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "How long a Redis that failed or hung is left alone before one request asks it "
+            "again; meanwhile runs are computed and cached here and the rate limit counts "
+            "in this process's memory."
+        ),
     )
     # The rate limit: docs/deploy.md, "The rate limit".
     rate_limit: str = Field(
@@ -258,15 +270,17 @@ class Settings(BaseSettings):
         default="memory://",
         description=(
             "Where the rate limit's counters live: 'memory://' (this process), or a Redis URI "
-            "('redis://host:6379') shared by replicas (needs the `redis` package)."
+            "('redis://host:6379') shared by replicas; while that Redis is away "
+            "(ATTN_REDIS_RETRY_S at a time) each process counts in its own memory."
         ),
     )
     trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description=(
             "Proxies (JSON list of IPs or CIDRs) whose X-Forwarded-For header names the client "
-            "for the rate limit; from any other peer the header is ignored, since a client "
-            "could write anything in it."
+            "for the rate limit; by default none. From any other peer the header is ignored, "
+            "since a client could write anything in it (uvicorn runs with --no-proxy-headers, "
+            "so this is the only place it is read)."
         ),
     )
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at GET /metrics.")

@@ -58,7 +58,10 @@ def free_port() -> int:
 def serving(app: FastAPI) -> Iterator[str]:
     """`app` served by uvicorn on a free loopback port, in a thread of this process."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # As every launcher of the project runs it: the app alone reads X-Forwarded-For.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -82,13 +85,18 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+# The app as the Makefile, the Dockerfile, deploy/ and Kubernetes start it (with
+# --no-proxy-headers: tests/test_launchers.py checks that each of them passes it).
+UVICORN = [sys.executable, "-m", "uvicorn", "app.main:app", "--no-proxy-headers"]
+
+
 @contextmanager
 def server_process(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """The app in a uvicorn process of its own on a free loopback port, with `env` added to
     the environment: its URL and process id (for its memory), once /healthz answers."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
+        [*UVICORN, "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

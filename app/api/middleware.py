@@ -1,5 +1,5 @@
-"""ASGI middleware: refuse oversized request bodies early; add security headers; name the
-replica that answered.
+"""ASGI middleware: refuse oversized request bodies early; add security headers; keep
+redirects relative; name the replica that answered.
 
 Plain ASGI rather than BaseHTTPMiddleware: these run on every request, and the plain form
 adds no task or stream copy per request.
@@ -8,7 +8,9 @@ adds no task or stream copy per request.
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 
 Scope = MutableMapping[str, Any]
@@ -119,6 +121,46 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class RelativeRedirects:
+    """A redirect names a path, never a host. Starlette writes some redirects absolute, with
+    the host taken from the request's Host header (redirect_slashes: `GET /docs/` with
+    `Host: evil.example` went to http://evil.example/docs), so whoever sets Host, or a cache
+    keyed without it, chose where a client is sent. Here every redirect to this server's own
+    host loses its scheme and host, whichever route or middleware wrote it; one to another
+    host (the app makes none) is left as it is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def relative(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                own_host = URL(scope=scope).netloc.lower()
+                message["headers"] = [
+                    (name, _relative(value, own_host) if name.lower() == b"location" else value)
+                    for name, value in message.get("headers", [])
+                ]
+            await send(message)
+
+        await self.app(scope, receive, relative)
+
+
+def _relative(location: bytes, own_host: str) -> bytes:
+    parts = urlsplit(location.decode("latin-1"))
+    if not parts.netloc or parts.netloc.lower() != own_host:
+        return location
+    # A path that starts with two slashes (or a slash and a backslash, which browsers read
+    # alike) would name a host again.
+    path = "/" + parts.path.lstrip("/\\")
+    query = f"?{parts.query}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{path}{query}{fragment}".encode("latin-1")
 
 
 class HeadAsGet:

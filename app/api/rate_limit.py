@@ -7,17 +7,22 @@ or in Redis so that replicas share it. Middleware rather than a dependency per r
 added under /api/v1 is covered without anyone remembering to, and a refused request costs no
 body parsing.
 
+A Redis store that fails or hangs is handled as the shared cache handles it
+(app/api/redis_backoff.py, one back-off per server): each question waits at most
+ATTN_REDIS_TIMEOUT_S, and while Redis is away (ATTN_REDIS_RETRY_S at a time) the same limit is
+counted in this process's memory instead, so a client is still limited, per replica.
+
 The client address is the TCP peer. X-Forwarded-For names the client only when the peer is
-one of ATTN_TRUSTED_PROXIES; from anyone else it is ignored, since a client can write any
-address in it. The check is here, with `ipaddress`, rather than left to uvicorn's
---forwarded-allow-ips: it is the app's own setting, shown with the others, it holds under any
-ASGI server and in in-process tests, and it walks the header from the right, so a client
-cannot hide behind an address it wrote on the left. (uvicorn rewrites the peer from the header
-for its own trusted list, 127.0.0.1 and ::1 by default, before the app sees it; the two agree.)
+one of ATTN_TRUSTED_PROXIES (by default none); from anyone else it is ignored, since a client
+can write any address in it. The check is here, with `ipaddress`, rather than left to
+uvicorn's --forwarded-allow-ips: it is the app's own setting, shown with the others, it holds
+under any ASGI server and in in-process tests, and it walks the header from the right, so a
+client cannot hide behind an address it wrote on the left. uvicorn must therefore not rewrite
+the peer itself (it would, from any loopback peer, by default): every way the project starts
+it passes --no-proxy-headers.
 """
 
 import ipaddress
-import logging
 import math
 import time
 from collections.abc import Sequence
@@ -25,19 +30,20 @@ from collections.abc import Sequence
 import anyio.to_thread
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse
 
 from app.api.middleware import ASGIApp, Receive, Scope, Send
-
-log = logging.getLogger(__name__)
+from app.api.redis_backoff import RedisBackoff, client_options
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 API_PREFIX = "/api/v1/"
+# The `limits` package's plain Redis storage, whose client takes redis-py's options.
+REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
 
 
 def computes(scope: Scope) -> bool:
@@ -115,40 +121,63 @@ def client_key(address: str) -> str:
 
 
 class ClientRateLimiter:
-    def __init__(self, rate: str, storage_uri: str, trusted_proxies: Sequence[Network]) -> None:
+    """The limit `rate` counted in `storage_uri`: 'memory://', or a network store (Redis) that
+    is asked for at most `timeout_s` at a time and set aside by `backoff` when it fails."""
+
+    def __init__(
+        self,
+        rate: str,
+        storage_uri: str,
+        trusted_proxies: Sequence[Network],
+        *,
+        timeout_s: float | None = None,
+        backoff: RedisBackoff | None = None,
+    ) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
-        # wrap_exceptions: every storage failure arrives as one error type, StorageError.
-        self.storage = storage_from_string(storage_uri, wrap_exceptions=True)
-        self.limiter = MovingWindowRateLimiter(self.storage)
         self.trusted_proxies = list(trusted_proxies)
-        # Memory answers in microseconds, on the event loop; a network store (Redis) is
-        # asked from a worker thread, so its round trip never stalls other requests.
-        self.local = isinstance(self.storage, MemoryStorage)
-
-    async def _hit(self, item: RateLimitItem, key: str) -> bool:
-        if self.local:
-            return self.limiter.hit(item, key)
-        return await anyio.to_thread.run_sync(self.limiter.hit, item, key)
-
-    async def _reset_time(self, item: RateLimitItem, key: str) -> float:
-        if self.local:
-            return self.limiter.get_window_stats(item, key).reset_time
-        stats = await anyio.to_thread.run_sync(self.limiter.get_window_stats, item, key)
-        return stats.reset_time
+        # Memory answers in microseconds, on the event loop: it is the only store, or the
+        # stand-in while the network store is away.
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.remote: MovingWindowRateLimiter | None = None
+        self.backoff = backoff
+        if not storage_uri.startswith("memory://"):
+            if backoff is None or timeout_s is None:
+                raise ValueError("a network store needs a timeout and a back-off")
+            # The client options are Redis's; another store (memcached...) keeps its own.
+            scheme = storage_uri.split("://")[0]
+            options = client_options(timeout_s) if scheme in REDIS_SCHEMES else {}
+            # wrap_exceptions: every storage failure arrives as one error type, StorageError.
+            storage = storage_from_string(storage_uri, wrap_exceptions=True, **options)
+            if not isinstance(storage, Storage):
+                raise ValueError(f"{storage_uri!r} names an asyncio store; name a plain one")
+            self.remote = MovingWindowRateLimiter(storage)
+            backoff.used_by("the rate limit counts in this process's memory")
 
     async def refusal(self, scope: Scope) -> JSONResponse | None:
         """A 429 if this request's client is over the limit, else None (and the request is
         counted)."""
         key = client_key(client_address(scope, self.trusted_proxies))
-        try:
-            for item in self.items:
-                if not await self._hit(item, key):
-                    wait = await self._reset_time(item, key) - time.time()
-                    return too_many_requests(item, max(1, math.ceil(wait)))
-        except StorageError as error:
-            # A limit whose store is down must not take the API down with it: let it pass.
-            log.warning("rate limit storage failed, request let through: %s", error)
-        return None
+        if self.remote is not None and self.backoff is not None and self.backoff.should_ask():
+            # A network store is asked from a worker thread, so its round trip never stalls
+            # other requests.
+            try:
+                answer = await anyio.to_thread.run_sync(_refusal, self.remote, self.items, key)
+            except StorageError as error:
+                self.backoff.failed(error)
+            else:
+                self.backoff.worked()
+                return answer
+        return _refusal(self.local, self.items, key)
+
+
+def _refusal(
+    limiter: MovingWindowRateLimiter, items: Sequence[RateLimitItem], key: str
+) -> JSONResponse | None:
+    for item in items:
+        if not limiter.hit(item, key):
+            wait = limiter.get_window_stats(item, key).reset_time - time.time()
+            return too_many_requests(item, max(1, math.ceil(wait)))
+    return None
 
 
 def too_many_requests(item: RateLimitItem, retry_after_s: int) -> JSONResponse:

@@ -12,22 +12,21 @@ modification time, taken at the first lookup), so two replicas with different we
 share a run.
 
 Redis is an optimisation, never a dependency: an unreachable, slow or full Redis makes a
-lookup a miss and a write a no-op. The first failure is logged, Redis is left alone for
-RETRY_S seconds (so a dead Redis costs each request nothing, not a connect timeout), and its
-return is logged too. These methods block: call them off the event loop.
+lookup a miss and a write a no-op. Each question waits at most ATTN_REDIS_TIMEOUT_S, and after
+a failure Redis is left alone for ATTN_REDIS_RETRY_S (app/api/redis_backoff.py, shared with
+the rate limit), so a dead or hung Redis costs one timeout per window, not one per request.
+These methods block: call them off the event loop.
 """
 
 import hashlib
 import json
 import logging
-import threading
-import time
 from collections.abc import Hashable
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 
+from app.api.redis_backoff import RedisBackoff, client_options
 from app.attention.run import AttentionRun
 from app.attention.run_codec import CodecError, decode_run, encode_run
 from app.zoo.base import ModelAdapter, file_stamp
@@ -35,13 +34,6 @@ from app.zoo.base import ModelAdapter, file_stamp
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "attn:run:v1"  # bump with the codec's format or the key's contents
-RETRY_S = 10.0
-
-
-def _where(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 class SharedRunCache:
@@ -52,18 +44,15 @@ class SharedRunCache:
         ttl_s: int,
         max_entry_bytes: int,
         timeout_s: float,
+        backoff: RedisBackoff,
         client: Any = None,
     ) -> None:
-        self.where = _where(url)
         self.ttl_s = ttl_s
         self.max_entry_bytes = max_entry_bytes
-        self._client = client or redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = client or redis.Redis.from_url(url, **client_options(timeout_s))
+        self.backoff = backoff
+        backoff.used_by("the shared cache is skipped and runs are computed here")
         self._stamps: dict[str, list[Any]] = {}
-        self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._down = False
         self.hits = 0
         self.misses = 0
         self.writes = 0
@@ -81,7 +70,7 @@ class SharedRunCache:
         return f"{KEY_PREFIX}:{model_id}:{digest}"
 
     def get(self, adapter: ModelAdapter, content: Hashable) -> AttentionRun | None:
-        if not self._usable():
+        if not self.backoff.should_ask():
             return None
         key = self.key(adapter, content)
         try:
@@ -89,7 +78,7 @@ class SharedRunCache:
         except (redis.RedisError, OSError) as error:
             self._failed(error)
             return None
-        self._worked()
+        self.backoff.worked()
         if data is None:
             self.misses += 1
             return None
@@ -111,47 +100,26 @@ class SharedRunCache:
         blocks from: those are not data to share, so the caller computes its blocks first
         (`AttentionRun.materialized`, on the gate) when they fit. A long context's blocks do
         not (at 2048 tokens, 4.5 GB): such runs stay in the replica that computed them."""
-        return run.weights_bytes <= self.max_entry_bytes and self._usable()
+        return run.weights_bytes <= self.max_entry_bytes and not self.backoff.down
 
     def put(self, adapter: ModelAdapter, content: Hashable, run: AttentionRun) -> None:
         """Writes a run that holds its blocks (not a computed one) if it fits."""
-        if run.computed or not self._usable():
+        if run.computed:
             return
         data = encode_run(run)
-        if len(data) > self.max_entry_bytes:
+        if len(data) > self.max_entry_bytes or not self.backoff.should_ask():
             return
         try:
             self._client.set(self.key(adapter, content), data, ex=self.ttl_s)
         except (redis.RedisError, OSError) as error:
             self._failed(error)
             return
-        self._worked()
+        self.backoff.worked()
         self.writes += 1
 
-    def _usable(self) -> bool:
-        return time.monotonic() >= self._down_until
-
     def _failed(self, error: Exception) -> None:
-        with self._lock:
-            self.failures += 1
-            self._down_until = time.monotonic() + RETRY_S
-            if self._down:
-                return
-            self._down = True
-        log.warning(
-            "the shared cache at %s failed (%s); runs are computed and cached locally, and "
-            "Redis is tried again every %.0f s",
-            self.where,
-            error,
-            RETRY_S,
-        )
-
-    def _worked(self) -> None:
-        with self._lock:
-            if not self._down:
-                return
-            self._down = False
-        log.warning("the shared cache at %s answers again", self.where)
+        self.failures += 1
+        self.backoff.failed(error)
 
     def close(self) -> None:
         self._client.close()

@@ -2,15 +2,21 @@
 Retry-After; other clients, pages and /metrics are unaffected; X-Forwarded-For counts only
 from a trusted proxy."""
 
+import threading
+import time
 from collections.abc import Iterator
 
 import anyio
 import pytest
 from fastapi.testclient import TestClient
+from limits import RateLimitItem
 from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from app.api.rate_limit import ClientRateLimiter, client_address, client_key, computes
+from app.api.redis_backoff import RedisBackoff
 from app.main import create_app
 from app.settings import Settings
 
@@ -158,19 +164,51 @@ def _limiter_scope() -> dict:
     return {"type": "http", "client": ("192.0.2.1", 1), "headers": []}
 
 
-def test_a_network_store_is_asked_off_the_event_loop_with_the_same_answers() -> None:
-    limiter = ClientRateLimiter("2/minute", "memory://", [])
-    limiter.local = False  # as for Redis: each question on a worker thread
+def _remote_limiter(rate: str, retry_s: float = 60) -> ClientRateLimiter:
+    """A limiter whose network store is a Redis nobody runs; tests replace its questions."""
+    backoff = RedisBackoff("redis://127.0.0.1:1/0", retry_s=retry_s)
+    return ClientRateLimiter(rate, "redis://127.0.0.1:1/0", [], timeout_s=0.2, backoff=backoff)
+
+
+def test_a_network_store_is_asked_off_the_event_loop_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limiter = _remote_limiter("2/minute")
+    assert limiter.remote is not None
+    memory = MovingWindowRateLimiter(MemoryStorage())
+    threads: set[int] = set()
+
+    def hit(item: RateLimitItem, key: str) -> bool:
+        threads.add(threading.get_ident())
+        return memory.hit(item, key)
+
+    monkeypatch.setattr(limiter.remote, "hit", hit)
+    monkeypatch.setattr(limiter.remote, "get_window_stats", memory.get_window_stats)
     answers = [anyio.run(limiter.refusal, _limiter_scope()) for _ in range(3)]
     assert answers[:2] == [None, None]
     assert answers[2] is not None and answers[2].status_code == 429
+    assert threading.get_ident() not in threads and len(threads) >= 1
 
 
-def test_a_failing_store_lets_requests_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    limiter = ClientRateLimiter("1/minute", "memory://", [])
+def test_a_failing_store_falls_back_to_a_local_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19 changed this: a store that fails no longer lets every request through; the
+    same limit is counted in this process until the store answers again."""
+    limiter = _remote_limiter("1/minute", retry_s=0.05)
+    assert limiter.remote is not None and limiter.backoff is not None
+    asked: list[str] = []
 
     def broken(*_: object) -> bool:
+        asked.append("broken")
         raise StorageError(ConnectionError("the store is down"))
 
-    monkeypatch.setattr(limiter.limiter, "hit", broken)
-    assert [anyio.run(limiter.refusal, _limiter_scope()) for _ in range(3)] == [None] * 3
+    monkeypatch.setattr(limiter.remote, "hit", broken)
+    answers = [anyio.run(limiter.refusal, _limiter_scope()) for _ in range(3)]
+    assert answers[0] is None
+    assert [a.status_code for a in answers[1:] if a is not None] == [429, 429]
+    assert asked == ["broken"]  # asked once, then left alone for the window
+    assert limiter.backoff.down
+
+    time.sleep(0.06)  # the window has passed: one request asks again, and it answers
+    monkeypatch.setattr(limiter.remote, "hit", lambda *_: True)
+    assert anyio.run(limiter.refusal, _limiter_scope()) is None
+    assert not limiter.backoff.down

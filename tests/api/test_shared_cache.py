@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.redis_backoff import RedisBackoff
 from app.api.shared_cache import SharedRunCache
 from app.main import create_app
 from app.settings import Settings
@@ -34,6 +35,18 @@ class FakeRedis:
         pass
 
 
+def _fake_shared_cache(redis: FakeRedis, max_entry_bytes: int) -> SharedRunCache:
+    backoff = RedisBackoff("redis://fake", retry_s=10)
+    return SharedRunCache(
+        "redis://fake",
+        ttl_s=60,
+        max_entry_bytes=max_entry_bytes,
+        timeout_s=1,
+        backoff=backoff,
+        client=redis,
+    )
+
+
 def _replica_settings(tiny_models: dict[str, Path], name: str, **extra: object) -> Settings:
     return Settings(
         hf_models={
@@ -53,9 +66,7 @@ def replicas(tiny_models: dict[str, Path]) -> Iterator[tuple[TestClient, TestCli
         clients = []
         for name in ("a", "b"):
             app = create_app(_replica_settings(tiny_models, name))
-            app.state.shared_cache = SharedRunCache(
-                "redis://fake", ttl_s=60, max_entry_bytes=10**6, timeout_s=1, client=redis
-            )
+            app.state.shared_cache = _fake_shared_cache(redis, max_entry_bytes=10**6)
             clients.append(stack.enter_context(TestClient(app)))
         yield clients[0], clients[1], redis
 
@@ -109,7 +120,7 @@ def test_keys_hold_the_request_and_the_weight_files(replicas, tmp_path: Path) ->
     assert shared.key(adapter, key) != shared.key(adapter, (*key[:2], "hello!", *key[3:]))
     assert shared.key(adapter, key).startswith("attn:run:v1:tiny-encoder:")
     # Another replica whose weights differ (here: another modification time) never shares.
-    other = SharedRunCache("redis://fake", ttl_s=60, max_entry_bytes=10**6, timeout_s=1)
+    other = _fake_shared_cache(FakeRedis(), max_entry_bytes=10**6)
     copied = tmp_path / "weights"
     copied.write_bytes(b"x")
     original = adapter.weight_files
@@ -123,9 +134,7 @@ def test_keys_hold_the_request_and_the_weight_files(replicas, tmp_path: Path) ->
 def test_runs_larger_than_the_entry_limit_stay_local(tiny_models: dict[str, Path]) -> None:
     redis = FakeRedis()
     app = create_app(_replica_settings(tiny_models, "small"))
-    app.state.shared_cache = SharedRunCache(
-        "redis://fake", ttl_s=60, max_entry_bytes=100, timeout_s=1, client=redis
-    )
+    app.state.shared_cache = _fake_shared_cache(redis, max_entry_bytes=100)
     with TestClient(app) as client:
         assert _attention(client, "hello world").status_code == 200
         assert _attention(client, "hello world", model="tiny-llama").status_code == 200
