@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.api.batching import Batcher
+from app.api.costs import Cost
 from app.api.inference import InferenceGate
 from app.attention.errors import InputError
 from app.attention.run import AttentionRun
@@ -127,7 +128,9 @@ def test_a_request_whose_client_left_is_skipped(registry: Registry) -> None:
     async def scenario() -> None:
         gate = InferenceGate(concurrency=1, queue_timeout_s=30)
         batcher = Batcher(gate, max_batch=16)
-        async with gate.holding():  # the gate is busy: both requests wait in line
+        # The model's turn for short work is taken: both requests wait in line. (A long
+        # holder would not stop them: short work runs beside it, app/api/inference.py.)
+        async with gate.holding(Cost(1.0, adapter.info.id)):
             kept = asyncio.create_task(batcher.run(adapter, "kept"))
             left = asyncio.create_task(batcher.run(adapter, "left"))
             await asyncio.sleep(0.05)
