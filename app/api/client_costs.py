@@ -25,7 +25,7 @@ class RequestTurn:
     """What the gate remembers of one request across its pieces of work."""
 
     admitted: bool = False  # its first piece passed the client's cost check
-    start_tag: float | None = None  # its place in the long line (app/api/fair_lane.py)
+    tag: float | None = None  # its place in the long line (app/api/fair_lane.py)
 
 
 requesting_client: ContextVar[str | None] = ContextVar("requesting_client", default=None)

@@ -216,7 +216,7 @@ class InferenceGate:
                     await turns.acquire()
                     release = turns.release
                 else:
-                    await self.slots.acquire(self._start_tag(cost, client))
+                    await self.slots.acquire(self._place_in_line(cost, client))
                     release = self.slots.release
         except TimeoutError:
             raise ServerBusyError(
@@ -229,16 +229,16 @@ class InferenceGate:
             self.observer.queue_waited(time.perf_counter() - queued)
         return release
 
-    def _start_tag(self, cost: Cost | None, client: str | None) -> float | None:
-        """The long work's place in line; a request's later work keeps its first place."""
+    def _place_in_line(self, cost: Cost | None, client: str | None) -> float | None:
+        """The long work's tag in the fair line; a request's later work keeps its first."""
         if client is None:
             return None
         turn = this_turn()
-        if turn.start_tag is None:
+        if turn.tag is None:
             # Unknown work counts as the least that long work costs.
             gflop = cost.gflop if cost is not None else self.short_run_gflop
-            turn.start_tag = self.slots.start_tag(client, gflop)
-        return turn.start_tag
+            turn.tag = self.slots.tag(client, gflop)
+        return turn.tag
 
     async def run(
         self, work: Callable[[], T], cost: Cost | None = None, *, client: str | None = None
