@@ -159,7 +159,12 @@ class Settings(BaseSettings):
 
     # Serving: inference is CPU-bound, so requests beyond the limit wait their turn.
     inference_concurrency: int = Field(
-        default=1, ge=1, description="Model runs at once; more requests queue."
+        default=1,
+        ge=1,
+        description=(
+            "Inference threads, and long runs in progress at once; more long work queues in "
+            "fair order, and short work runs in its gaps (see short_run_gflop)."
+        ),
     )
     queue_timeout_s: float = Field(
         default=60.0, gt=0, description="Longest wait in the queue before a 503 asks to retry."
@@ -172,7 +177,7 @@ class Settings(BaseSettings):
             "or in the gaps of a long run, between its layers, never queued behind it; a "
             "batch of encoder texts stays under it. Dearer work takes turns, "
             "ATTN_INFERENCE_CONCURRENCY at a time, in fair order between clients. 20 GFLOP "
-            "is about 0.1 s on 2 cores: 16 MiniLM texts of 30 tokens are about 10."
+            "is about 0.1 s on 2 cores: 16 MiniLM texts of 30 tokens are about 18."
         ),
     )
     client_cost_gflop: float = Field(
@@ -182,7 +187,7 @@ class Settings(BaseSettings):
             "Most estimated work (GFLOP) one client address may have queued or running at "
             "once; a request beyond it gets a 429 with Retry-After before anything of it "
             "runs, unless the client has nothing in flight. A 2,000-token SmolLM2 run "
-            "writing 48 tokens is about 1,400."
+            "writing 48 tokens is about 1,560."
         ),
     )
     max_batch: int = Field(

@@ -15,7 +15,7 @@ forward passes of the stock model one by one (`make bench`).
 A batch is short work for the inference gate (app/api/inference.py): it runs in the gaps of
 a long run, so MiniLM texts never wait for a 2,000-token SmolLM2 run. To stay short, a batch
 takes texts while their estimated costs add up to at most ATTN_SHORT_RUN_GFLOP (16 texts of
-30 tokens are about 10 GFLOP; one 512-token text, 13); a text dearer than that on its own
+30 tokens are about 18 GFLOP; one 512-token text, 14); a text dearer than that on its own
 runs alone as long work. Each request's text is counted to its own client's cost budget.
 
 A request whose client left (its future cancelled) is skipped when the batch is taken.

@@ -210,9 +210,9 @@ class InferenceGate:
         try:
             with anyio.fail_after(self.queue_timeout_s):
                 if short and cost is not None:
-                    turns = self._short_turns.setdefault(
-                        cost.model, anyio.Semaphore(self.concurrency)
-                    )
+                    if cost.model not in self._short_turns:
+                        self._short_turns[cost.model] = anyio.Semaphore(self.concurrency)
+                    turns = self._short_turns[cost.model]
                     await turns.acquire()
                     release = turns.release
                 else:
