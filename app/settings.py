@@ -177,7 +177,7 @@ class Settings(BaseSettings):
             "or in the gaps of a long run, between its layers, never queued behind it; a "
             "batch of encoder texts stays under it. Dearer work takes turns, "
             "ATTN_INFERENCE_CONCURRENCY at a time, in fair order between clients. 20 GFLOP "
-            "is about 0.1 s on 2 cores: 16 MiniLM texts of 30 tokens are about 18."
+            "is about 0.15 s on 2 cores: 16 MiniLM texts of 30 tokens are about 11."
         ),
     )
     client_cost_gflop: float = Field(
@@ -187,7 +187,7 @@ class Settings(BaseSettings):
             "Most estimated work (GFLOP) one client address may have queued or running at "
             "once; a request beyond it gets a 429 with Retry-After before anything of it "
             "runs, unless the client has nothing in flight. A 2,000-token SmolLM2 run "
-            "writing 48 tokens is about 1,560."
+            "writing 48 tokens is about 1,700."
         ),
     )
     max_batch: int = Field(

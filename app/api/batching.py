@@ -15,7 +15,7 @@ forward passes of the stock model one by one (`make bench`).
 A batch is short work for the inference gate (app/api/inference.py): it runs in the gaps of
 a long run, so MiniLM texts never wait for a 2,000-token SmolLM2 run. To stay short, a batch
 takes texts while their estimated costs add up to at most ATTN_SHORT_RUN_GFLOP (16 texts of
-30 tokens are about 18 GFLOP; one 512-token text, 14); a text dearer than that on its own
+30 tokens are about 11 GFLOP; one 512-token text, 14); a text dearer than that on its own
 runs alone as long work. Each request's text is counted to its own client's cost budget.
 
 A request whose client left (its future cancelled) is skipped when the batch is taken.
@@ -41,7 +41,7 @@ GATHER_TURNS = 64
 @dataclass(frozen=True)
 class _Text:
     text: str
-    gflop: float  # its estimated cost (0 when not known)
+    cost: Cost | None
     done: "asyncio.Future[AttentionRun]"
 
 
@@ -66,7 +66,7 @@ class Batcher:
         with self.gate.charged(cost):
             line = self._lines.setdefault(adapter.info.id, _Line())
             done: asyncio.Future[AttentionRun] = asyncio.get_running_loop().create_future()
-            line.waiting.append(_Text(text, cost.gflop if cost is not None else 0.0, done))
+            line.waiting.append(_Text(text, cost, done))
             if line.draining is None or line.draining.done():
                 line.draining = asyncio.create_task(self._drain(adapter, line))
             return await done
@@ -79,17 +79,21 @@ class Batcher:
         return result
 
     def _take(self, line: _Line) -> list[_Text]:
-        """The next batch: texts whose clients wait, up to max_batch and the short cost."""
+        """The next batch: texts whose clients wait, up to max_batch and the short cost. The
+        batch is one pass, which reads the model's weights once for all its texts."""
         taken: list[_Text] = []
-        gflop = 0.0
+        own = per_pass = 0.0  # the texts' own work, and the pass's reading of the weights
         while line.waiting and len(taken) < self.max_batch:
             item = line.waiting[0]
-            if taken and gflop + item.gflop > self.gate.short_run_gflop:
+            cost = item.cost or Cost(0.0, None)
+            text_own = cost.gflop - cost.per_pass_gflop
+            pass_read = max(per_pass, cost.per_pass_gflop)
+            if taken and own + text_own + pass_read > self.gate.short_run_gflop:
                 break
             del line.waiting[0]
             if not item.done.done():
                 taken.append(item)
-                gflop += item.gflop
+                own, per_pass = own + text_own, pass_read
         return taken
 
     async def _drain(self, adapter: ModelAdapter, line: _Line) -> None:

@@ -27,6 +27,8 @@ class Cost:
 
     gflop: float
     model: str | None
+    # The part of `gflop` that texts batched into one pass pay once: reading the weights.
+    per_pass_gflop: float = 0.0
 
 
 def run_cost(
@@ -41,7 +43,7 @@ def run_cost(
     if target is not None:
         written = math.ceil(len(target) / CHARACTERS_PER_TARGET_TOKEN)
     if adapter.info.family == "encoder":
-        flops = shape.forward(tokens)
+        return Cost(shape.forward(tokens) / GIGA, adapter.info.id, shape.weight_read / GIGA)
     else:
         # Writing (when it generates), then one pass over text and continuation together
         # that gives every attention matrix.

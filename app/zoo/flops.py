@@ -7,17 +7,17 @@ the input; norms, activations and softmax are a few percent and left out.
 
 For a pass that reads n new tokens, each of which attends to `keys` positions:
 
-    2 · W · n  +  4 · A · L · n · keys  +  L · LAYER_OVERHEAD
+    2 · W · n  +  4 · A · L · n · keys  +  R · W
 
 - W: the weights a token passes through (every weight matrix of the model but the token
   embeddings and the output projection to the vocabulary); 2 operations (a multiply and an
   add) per weight and token.
 - A: heads × head size, the width of attention; per layer, each (query, key) pair costs
   2 · A for its score and 2 · A for its share of the weighted sum. L: the attention layers.
-- LAYER_OVERHEAD: a layer's fixed cost whatever its input (the framework's calls, a few
-  dozen small kernels), as operations the machine would have done in that time. It is what
-  makes writing one token at a time dear: 48 one-token passes of SmolLM2's 30 layers cost
-  far more than their multiplications say.
+- R · W: every pass reads every weight from memory once, whatever its length, and that
+  takes time the operations do not count: R = WEIGHT_READ operations' worth per weight. It
+  is what makes writing one token at a time dear: each of SmolLM2's one-token passes reads
+  its 425 MB of weights for 0.2 GFLOP of arithmetic. Texts batched into one pass pay it once.
 
 A decoder writing also turns one position per written token into logits: 2 · V operations,
 V = model width × vocabulary.
@@ -29,9 +29,10 @@ from torch import nn
 
 GIGA = 1e9
 
-# About 0.4 ms of framework time per layer call, at the ~200 GFLOP/s of this project's
-# 2-core machine (a one-token pass of SmolLM2's 30 layers takes about 12 ms there).
-LAYER_OVERHEAD = 0.08 * GIGA
+# Measured on this project's 2-core machine: a one-token pass of SmolLM2 (106 million
+# weights) takes about 50 ms, while long passes run at about 130 GFLOP/s: about 6.5 GFLOP's
+# worth of time, 60 operations a weight. 50 leaves out the pass's own arithmetic and Python.
+WEIGHT_READ = 50
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class ComputeShape:
     attention_width: int  # A: heads × head size
     vocabulary_width: int = 0  # V: model width × vocabulary, for a decoder's logits
 
+    @property
+    def weight_read(self) -> float:
+        """Operations' worth of one pass reading every weight (R · W): what a batch of texts
+        run in one pass pays once."""
+        return float(WEIGHT_READ * self.weights)
+
     def forward(self, tokens: int, keys: int | None = None) -> float:
         """Operations of one pass reading `tokens` new tokens, each attending to `keys`
         positions (itself and the earlier ones; `tokens` when not given)."""
@@ -50,7 +57,7 @@ class ComputeShape:
         return (
             2.0 * self.weights * tokens
             + 4.0 * self.attention_width * self.layers * tokens * keys
-            + self.layers * LAYER_OVERHEAD
+            + self.weight_read
         )
 
     def generation(self, prompt: int, new_tokens: int) -> float:

@@ -65,7 +65,7 @@ def test_a_client_over_its_cost_budget_gets_a_429_while_another_is_served(
             target=lambda: first.append(greedy.post("/api/v1/attention", json=_long_body(1)))
         )
         running.start()
-        time.sleep(1.0)  # its run is queued or running: about 1,550 GFLOP of 2,500
+        time.sleep(1.0)  # its run is queued or running: about 1,700 GFLOP of 2,500
         refused = greedy.post("/api/v1/attention", json=_long_body(2))
         served = other.post("/api/v1/attention", json=_short_body(1))
         also_served = other.post("/api/v1/attention", json={**_long_body(3), "layers": [0]})
