@@ -44,6 +44,7 @@ import anyio
 from app.api.client_costs import ClientCosts, requesting_client, this_turn
 from app.api.costs import Cost
 from app.api.fair_lane import FairLane
+from app.api.heap import release_freed_memory
 from app.api.short_work import ShortJob, ShortWork
 from app.zoo.cancel import cancellable
 from app.zoo.yielding import stepping_aside, time_aside
@@ -195,10 +196,18 @@ class InferenceGate:
             finally:
                 self.running -= 1
                 release()
-                # The pace of long work, the backlog that Retry-After describes.
-                if not short and cost is not None and slot.seconds > 0.05:
-                    pace = cost.gflop / slot.seconds
-                    self.pace_gflop_s = 0.8 * self.pace_gflop_s + 0.2 * pace
+                if not short:
+                    self._long_work_ended(cost, slot.seconds)
+
+    def _long_work_ended(self, cost: Cost | None, seconds: float) -> None:
+        # What a run of a second or more freed goes back to the system (app/api/heap.py;
+        # about 50 ms), on a gate thread: the next work on it waits for that, not the loop.
+        if seconds >= 1.0:
+            with suppress(RuntimeError):  # the gate has closed: the server is stopping
+                self.threads.submit(release_freed_memory)
+        # The pace of long work, the backlog that Retry-After describes.
+        if cost is not None and seconds > 0.05:
+            self.pace_gflop_s = 0.8 * self.pace_gflop_s + 0.2 * cost.gflop / seconds
 
     async def _wait_for_turn(
         self, cost: Cost | None, client: str | None, short: bool
