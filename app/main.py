@@ -113,7 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else None
     )
     app.state.gate = InferenceGate(
-        settings.inference_concurrency, settings.queue_timeout_s, observer=metrics
+        settings.inference_concurrency,
+        settings.queue_timeout_s,
+        observer=metrics,
+        short_run_gflop=settings.short_run_gflop,
+        client_cost_gflop=settings.client_cost_gflop,
     )
     app.state.batcher = Batcher(app.state.gate, settings.max_batch)
     app.state.renderer = Renderer(

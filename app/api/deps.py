@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from app.api.batching import Batcher
+from app.api.client_costs import requesting_client
 from app.api.inference import InferenceGate
+from app.api.rate_limit import client_address, client_key
 from app.api.rendering import Renderer
 from app.api.role_store import HeadRoleStore
 from app.api.runs import RunService
@@ -37,7 +39,11 @@ async def get_shared_cache(request: Request) -> SharedRunCache | None:
 
 
 async def get_gate(request: Request) -> InferenceGate:
+    """The inference gate, and who is asking: the work this request starts on it is counted
+    to its client's address, as the rate limit reads it (app/api/client_costs.py)."""
     gate: InferenceGate = request.app.state.gate
+    settings: Settings = request.app.state.settings
+    requesting_client.set(client_key(client_address(request.scope, settings.trusted_proxies)))
     return gate
 
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.client_costs import OverBudgetError
 from app.api.inference import ServerBusyError
 from app.api.schemas.errors import ErrorOut
 from app.attention.errors import InputError
@@ -23,8 +24,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "Invalid request: the message says what to change"},
     429: {
         "model": ErrorOut,
-        "description": "Too many requests from this client address: the message states the "
-        "limit; retry after the Retry-After seconds",
+        "description": "Too many requests, or too much model work queued, from this client "
+        "address: the message states the limit; retry after the Retry-After seconds",
     },
     503: {"model": ErrorOut, "description": "Busy: retry after the Retry-After seconds"},
 }
@@ -76,6 +77,14 @@ async def _on_busy(_: Request, exc: ServerBusyError) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "5"})
 
 
+async def _on_over_budget(_: Request, exc: OverBudgetError) -> JSONResponse:
+    return JSONResponse(
+        status_code=429,
+        content={"detail": str(exc)},
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
 # FastAPI's words when the body is not parseable at all (e.g. nested past Python's limit).
 _UNPARSEABLE = "There was an error parsing the body"
 
@@ -110,5 +119,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _on_input_error)  # type: ignore[arg-type]
     app.add_exception_handler(UnknownModelError, _on_unknown_model)  # type: ignore[arg-type]
     app.add_exception_handler(ServerBusyError, _on_busy)  # type: ignore[arg-type]
+    app.add_exception_handler(OverBudgetError, _on_over_budget)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -114,6 +114,8 @@ class ComputedBlocks(Mapping[BlockName, np.ndarray]):
 
     `compute(name, heads)` returns float32 [len(heads), queries, keys] (every head when None)
     and does torch work: call it on the inference gate's threads (app/api/inference.py).
+    `flops` estimates what computing every head of every block costs, and `model` names the
+    model whose modules compute them: the gate schedules reading them by both.
     """
 
     def __init__(
@@ -121,10 +123,15 @@ class ComputedBlocks(Mapping[BlockName, np.ndarray]):
         shapes: Mapping[BlockName, Shape],
         compute: Callable[[BlockName, list[int] | None], np.ndarray],
         kept_bytes: int,
+        *,
+        flops: float | None = None,
+        model: str | None = None,
     ) -> None:
         self._shapes = dict(shapes)
         self._compute = compute
         self.kept_bytes = kept_bytes  # what the run holds to compute them from
+        self.flops = flops
+        self.model = model
 
     def __getitem__(self, name: BlockName) -> np.ndarray:
         if name not in self._shapes:

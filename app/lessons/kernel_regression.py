@@ -15,6 +15,7 @@ import torch
 
 from app.attention.softmax import masked_softmax
 from app.zoo.cancel import check_cancelled
+from app.zoo.yielding import yield_point
 
 DTYPE = torch.float64
 X_MAX = 5.0  # inputs lie in [0, X_MAX)
@@ -122,6 +123,7 @@ def fit_parametric(
     loss = leave_one_out_loss(data, w)
     for epoch in range(epochs):
         check_cancelled()  # its client left: stop training for nobody
+        yield_point(None)  # short work waiting runs between epochs (it uses no model)
         history.append(snapshot(epoch, loss))
         optimizer.zero_grad()
         loss.backward()

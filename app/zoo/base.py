@@ -11,6 +11,7 @@ from app.attention.analysis import AGGREGATES, Aggregate, Weighting
 from app.attention.errors import InputError
 from app.attention.run import AttentionRun
 from app.attention.steps import HeadInternals
+from app.zoo.flops import ComputeShape
 from app.zoo.stepping import StepwiseGeneration
 
 Family = Literal["encoder", "decoder", "encoder-decoder"]
@@ -93,6 +94,9 @@ class ModelAdapter(ABC):
     # The files the weights were read from: a change to one changes what the model computes
     # (caches of its results key on their sizes and times).
     weight_files: tuple[Path, ...] = ()
+    # The sizes a run's cost is estimated from, before it runs (app/zoo/flops.py); None: not
+    # known, and the inference gate treats its runs as long.
+    compute: ComputeShape | None = None
 
     @abstractmethod
     def run(
@@ -123,6 +127,11 @@ class ModelAdapter(ABC):
         InputError, before anything runs, when not one token fits or `target` does not fit.
         Only tokenizes; a model that writes nothing has nothing to check."""
         return max_new_tokens
+
+    def tokens_in(self, reading: Hashable) -> int | None:
+        """How many tokens the model reads in a `reading_key`, for cost estimates; None when
+        the key does not say."""
+        return None
 
     @property
     def batchable(self) -> bool:

@@ -7,7 +7,7 @@ import logging
 from abc import abstractmethod
 from collections.abc import Callable, Hashable
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -105,6 +105,10 @@ class HuggingFaceAdapter(ModelAdapter):
     def reading_key(self, text: str, variant: str | None = None) -> Hashable:
         source, tokens = self._read(text)
         return tuple(source.ids), tuple(token.typed for token in tokens.tokens if token.typed)
+
+    def tokens_in(self, reading: Hashable) -> int | None:
+        ids, _ = cast(tuple[tuple[int, ...], object], reading)  # as reading_key made it
+        return len(ids)
 
     def _read_text(self, text: str) -> Reading:
         """`text`'s tokens, special tokens added, and their list (see self._read)."""

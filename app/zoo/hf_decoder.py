@@ -29,7 +29,7 @@ class HFDecoderAdapter(HuggingFaceAdapter):
         # Llama decoders keep each layer's input and compute attention when it is read: long
         # inputs would not fit otherwise (app/zoo/recompute.py).
         self.recompute = (
-            LlamaAttentionRecompute(model) if model.config.model_type == "llama" else None
+            LlamaAttentionRecompute(model, info.id) if model.config.model_type == "llama" else None
         )
         # The attention kernel is a setting of the shared model object: whoever switches it
         # holds this lock until the model is back on eager (see _kernel).
@@ -132,4 +132,5 @@ class HFDecoderAdapter(HuggingFaceAdapter):
 
         shapes = {decoder_self_attention(i): (heads, length, length) for i in range(len(inputs))}
         kept = sum(h.numel() * h.element_size() for h in inputs)
-        return ComputedBlocks(shapes, compute, kept)
+        every_block = len(inputs) * recompute.flops(length, heads)
+        return ComputedBlocks(shapes, compute, kept, flops=every_block, model=self.info.id)

@@ -18,6 +18,7 @@ from app.attention.analysis import AGGREGATES
 from app.zoo import onednn
 from app.zoo.base import Family, ModelInfo, files_under
 from app.zoo.cancel import stop_between_layers
+from app.zoo.flops import ComputeShape, matrix_weights
 from app.zoo.hf_adapter import HuggingFaceAdapter, layer_counts
 from app.zoo.hf_decoder import HFDecoderAdapter
 from app.zoo.hf_encoder import HFEncoderAdapter, bert_self_attention
@@ -59,7 +60,7 @@ def _position_limit(config: PretrainedConfig, tokenizer: Any) -> int | None:
     return min(known) if known else None
 
 
-def _load_model(path: Path, family: Family) -> Any:
+def _load_model(path: Path, family: Family, model_id: str) -> Any:
     loader: Any = {
         "encoder": AutoModel,
         "decoder": AutoModelForCausalLM,
@@ -70,8 +71,20 @@ def _load_model(path: Path, family: Family) -> Any:
     if model.config._attn_implementation != "eager":
         raise RuntimeError(f"{path}: eager attention was not enabled; attention would be empty")
     model.eval()
-    stop_between_layers(model)
+    stop_between_layers(model, model_id)
     return model
+
+
+def _compute_shape(model: Any, config: PretrainedConfig, family: Family) -> ComputeShape:
+    heads = _head_count(config)
+    head_size = getattr(config, "head_dim", None) or config.hidden_size // heads
+    output = model.get_output_embeddings() if family == "decoder" else None
+    return ComputeShape(
+        weights=matrix_weights(model),
+        layers=sum(layer_counts(config, family)),
+        attention_width=heads * head_size,
+        vocabulary_width=output.weight.numel() if output is not None else 0,
+    )
 
 
 def load_huggingface(
@@ -89,7 +102,7 @@ def load_huggingface(
     config = AutoConfig.from_pretrained(str(path), local_files_only=True)
     family = detect_family(config)
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    model = _load_model(path, family)
+    model = _load_model(path, family, info.id)
     encoder_layers, decoder_layers = layer_counts(config, family)
     limit = _position_limit(config, tokenizer)
     info = replace(
@@ -105,6 +118,7 @@ def load_huggingface(
     )
     adapter = ADAPTERS[family](info, model, tokenizer, huggingface_value_sites(model))
     adapter.weight_files = files_under(path)
+    adapter.compute = _compute_shape(model, config, family)
     if packed_runs and isinstance(adapter, HFEncoderAdapter):
         adapter.try_fast_path(onednn_linears=onednn_linears and onednn.available())
     adapter.self_test()

@@ -148,13 +148,16 @@ def reading_packed(row: PackedRow, layers: int) -> Iterator[list[torch.Tensor]]:
     pads = torch.zeros(keep.shape).masked_fill(~keep, torch.finfo(torch.float32).min)
     alone = len(row.lengths) == 1
     packing = _Packing(layers, positions, pads[:, None, None, :], keep, alone)
+    # A packed run may start inside another model's run on this thread (short work run
+    # from a long run's yield point, app/zoo/yielding.py): that run's packing comes back.
+    outer = getattr(_local, "packing", None)
     _local.packing = packing
     try:
         yield packing.weights
     except _ReadEnough:
         pass
     finally:
-        _local.packing = None
+        _local.packing = outer
     if len(packing.weights) != layers:
         raise RuntimeError(
             f"the model computed {len(packing.weights)} packed attention blocks for {layers} "

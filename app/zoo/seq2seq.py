@@ -3,7 +3,7 @@
 from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -16,6 +16,7 @@ from app.seq2seq.translator import Translator
 from app.zoo.base import ModelAdapter, ModelInfo, check_layer_and_head, files_under, resolve_query
 from app.zoo.cancel import stop_between_layers
 from app.zoo.capture import capture_calls
+from app.zoo.flops import ComputeShape, matrix_weights
 from app.zoo.value_norms import ValueSites, reading_value_norms, transformer_translator_sites
 
 
@@ -64,10 +65,17 @@ class Seq2SeqAdapter(ModelAdapter):
             aggregates=["none", "heads"],
         )
         for translator in translators.values():
-            stop_between_layers(translator.model)
+            stop_between_layers(translator.model, info.id)
         alignment = {name: read_best_setting(path / name if name else path) for name in translators}
         adapter = cls(info, translators, default, alignment)
         adapter.weight_files = files_under(path)
+        config: Any = first.checkpoint.config
+        adapter.compute = ComputeShape(
+            weights=matrix_weights(first.model),
+            layers=info.layers,
+            # The width of its keys: d_model for the Transformer, both GRU directions else.
+            attention_width=getattr(config, "d_model", 0) or 2 * config.encoder_hidden,
+        )
         return adapter
 
     def reading_key(self, text: str, variant: str | None = None) -> Hashable:
@@ -91,6 +99,10 @@ class Seq2SeqAdapter(ModelAdapter):
         except ValueError as error:  # the translator's messages say what to change
             raise InputError(str(error)) from None
         return max_new_tokens
+
+    def tokens_in(self, reading: Hashable) -> int | None:
+        ids, _ = cast(tuple[tuple[int, ...], object], reading)  # as reading_key made it
+        return len(ids)
 
     def alignment_setting(self, variant: str | None = None) -> AlignSetting | None:
         self._translator(variant)  # refuses an unknown variant

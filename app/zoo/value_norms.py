@@ -24,6 +24,7 @@ from app.attention.names import (
     encoder_self_attention,
 )
 from app.zoo.capture import capture_calls
+from app.zoo.yielding import yield_point_in_run
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class ValueSite:
 
 ValueSites = Mapping[BlockName, ValueSite]
 _Call = tuple[BlockName, ValueSite, torch.Tensor]  # a block, its site, its projection's output
+# Most values (per head, per key) in one product of _norms: a 16-text MiniLM batch's blocks
+# are one product, as before; SmolLM2's at 2,041 tokens six at a time, about 0.1 s each.
+VALUES_AT_ONCE = 8_000_000
 KeyCut = tuple[int, slice]  # a sequence's batch row, and its keys' positions in that row
 
 
@@ -83,25 +87,46 @@ def _norms(calls: list[_Call], cuts: Sequence[KeyCut]) -> dict[BlockName, list[n
     ||f_h(x_j)|| from its value projection's output (batch, keys, width). Blocks of one shape
     (every layer of a model, as a rule) share one product: a dozen small operations per block
     and per sequence cost 7% of a 30-token MiniLM run."""
-    groups: defaultdict[tuple[int, int, tuple[int, ...]], list[_Call]] = defaultdict(list)
+    groups: defaultdict[tuple[int, int, tuple[int, int, int]], list[_Call]] = defaultdict(list)
     for name, site, output in calls:
         block_values = output if site.columns is None else output[..., site.columns]
-        shape = (site.heads, site.head_dim, tuple(block_values.shape))
+        batch, keys, width = block_values.shape
+        shape = (site.heads, site.head_dim, (batch, keys, width))
         groups[shape].append((name, site, block_values))
     found: dict[BlockName, list[np.ndarray]] = {}
-    for (heads, head_dim, (batch, keys, width)), members in groups.items():
-        kv_heads = width // head_dim
-        values = torch.stack([v for _, _, v in members]).float()  # (S, B, K, W)
-        per_head = values.reshape(len(members), batch, keys, kv_heads, head_dim).transpose(2, 3)
-        if kv_heads != heads:
-            # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
-            per_head = per_head.repeat_interleave(heads // kv_heads, dim=2)  # (S, B, H, K, d)
-        gram = torch.stack([site.gram for _, site, _ in members]).unsqueeze(1)  # (S, 1, H, d, d)
-        squared = (torch.matmul(per_head, gram) * per_head).sum(dim=-1)  # (S, B, H, K): v G vᵀ
-        sizes = squared.clamp_min(0).sqrt().numpy()
-        for i, (name, _, _) in enumerate(members):
-            found[name] = [np.ascontiguousarray(sizes[i, row, :, cut]) for row, cut in cuts]
+    for (heads, head_dim, (batch, keys, width)), group in groups.items():
+        # A long run's blocks go a few at a time, with a yield point between (SmolLM2's 30
+        # at 2,041 tokens took half a second in one product; app/zoo/yielding.py).
+        at_once = max(1, VALUES_AT_ONCE // (batch * heads * keys * head_dim))
+        for start in range(0, len(group), at_once):
+            yield_point_in_run()
+            members = group[start : start + at_once]
+            found.update(_group_norms(members, heads, head_dim, (batch, keys, width), cuts))
     return found
+
+
+def _group_norms(
+    members: list[_Call],
+    heads: int,
+    head_dim: int,
+    shape: tuple[int, int, int],
+    cuts: Sequence[KeyCut],
+) -> dict[BlockName, list[np.ndarray]]:
+    """_norms of blocks of one shape (batch, keys, width), in one product."""
+    batch, keys, width = shape
+    kv_heads = width // head_dim
+    values = torch.stack([v for _, _, v in members]).float()  # (S, B, K, W)
+    per_head = values.reshape(len(members), batch, keys, kv_heads, head_dim).transpose(2, 3)
+    if kv_heads != heads:
+        # Grouped-query attention: query head h reads key/value head h // (heads / kv_heads).
+        per_head = per_head.repeat_interleave(heads // kv_heads, dim=2)  # (S, B, H, K, d)
+    gram = torch.stack([site.gram for _, site, _ in members]).unsqueeze(1)  # (S, 1, H, d, d)
+    squared = (torch.matmul(per_head, gram) * per_head).sum(dim=-1)  # (S, B, H, K): v G vᵀ
+    sizes = squared.clamp_min(0).sqrt().numpy()
+    return {
+        name: [np.ascontiguousarray(sizes[i, row, :, cut]) for row, cut in cuts]
+        for i, (name, _, _) in enumerate(members)
+    }
 
 
 @contextmanager

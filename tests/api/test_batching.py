@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.api.batching import Batcher
+from app.api.costs import Cost
 from app.api.inference import InferenceGate
 from app.attention.errors import InputError
 from app.attention.run import AttentionRun
@@ -127,7 +128,9 @@ def test_a_request_whose_client_left_is_skipped(registry: Registry) -> None:
     async def scenario() -> None:
         gate = InferenceGate(concurrency=1, queue_timeout_s=30)
         batcher = Batcher(gate, max_batch=16)
-        async with gate.holding():  # the gate is busy: both requests wait in line
+        # The model's turn for short work is taken: both requests wait in line. (A long
+        # holder would not stop them: short work runs beside it, app/api/inference.py.)
+        async with gate.holding(Cost(1.0, adapter.info.id)):
             kept = asyncio.create_task(batcher.run(adapter, "kept"))
             left = asyncio.create_task(batcher.run(adapter, "left"))
             await asyncio.sleep(0.05)
@@ -152,3 +155,22 @@ def test_an_encoder_reads_a_request_text_once(registry: Registry) -> None:
     assert encode.call_count == 1
     assert isinstance(run, AttentionRun)
     _assert_same(adapter.run(text + " ", None, max_new_tokens=1), run)
+
+
+def test_a_batch_stays_short_the_weights_read_once(registry: Registry) -> None:
+    """Texts of 6 GFLOP, 2 of them the pass's reading of the weights: under a short limit of
+    14 a batch takes three (3 × 4 + 2), and the fourth goes in the next."""
+    adapter: ModelAdapter = registry.get("tiny-bert")
+    cost = Cost(6.0, adapter.info.id, per_pass_gflop=2.0)
+
+    async def scenario() -> None:
+        gate = InferenceGate(concurrency=1, queue_timeout_s=30, short_run_gflop=14)
+        batcher = Batcher(gate, max_batch=16)
+        async with gate.holding(Cost(1.0, adapter.info.id)):  # all four wait together
+            runs = [asyncio.create_task(batcher.run(adapter, text, cost)) for text in TEXTS[:4]]
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*runs)
+        assert (batcher.batches, batcher.texts) == (2, 4)
+        gate.close()
+
+    asyncio.run(scenario())

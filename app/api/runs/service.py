@@ -14,6 +14,7 @@ from typing import Literal
 import anyio.to_thread
 
 from app.api.batching import Batcher
+from app.api.costs import reading_cost, run_cost
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer, ResponseCache
 from app.api.runs.spec import RunSpec
@@ -128,12 +129,14 @@ class RunService:
             if run is not None:
                 self.cache.put(key, run)
                 return run, "shared"
+        _, _, reading, target, new_tokens = key
+        cost = run_cost(adapter, reading, target, new_tokens)  # the gate schedules by it
         if adapter.batchable and spec.target is None and not spec.variant:
             self.cache.count_miss()  # the batch runs the model for it
-            run = await self.batcher.run(adapter, spec.text)
+            run = await self.batcher.run(adapter, spec.text, cost)
             self.cache.put(key, run)
         else:
-            run = await self.gate.run(lambda: self._compute(checked))
+            run = await self.gate.run(lambda: self._compute(checked), cost)
         await self._share(checked, run)
         return run, "miss"
 
@@ -158,7 +161,7 @@ class RunService:
         finds it; off the gate, but for computing a computed run's blocks (torch work)."""
         if self.shared is None or not self.shared.fits(run):
             return
-        held = await self.gate.run(run.materialized) if run.computed else run
+        held = await self.gate.run(run.materialized, reading_cost(run)) if run.computed else run
         await anyio.to_thread.run_sync(self.shared.put, checked.adapter, checked.key, held)
 
     async def render(
@@ -169,8 +172,8 @@ class RunService:
         bounded (app/api/rendering.py): encoding a long run takes a while. A computed run
         (app/attention/run.py) does torch work as it renders: that belongs on the inference
         gate's threads."""
-        if run.computed:
-            return await self.gate.run(render)
+        if run.computed:  # priced as reading every block: the gate cannot see what it reads
+            return await self.gate.run(render, reading_cost(run))
         if weights is not None and weights <= INLINE_RENDER_WEIGHTS:
             return render()
         return await self.renderer.gate.run(render)
