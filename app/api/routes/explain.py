@@ -2,7 +2,7 @@ from fastapi import APIRouter
 
 from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.runs.validation import check_texts
+from app.api.runs import RunSpec
 from app.api.schemas.explain import ExplainOut, ExplainRequest
 from app.api.strict_json import StrictJSONRoute
 from app.attention.steps import explain_payload
@@ -16,11 +16,11 @@ router = APIRouter(prefix="/api/v1", tags=["attention"], route_class=StrictJSONR
     responses=ERROR_RESPONSES,
 )
 async def explain(request: ExplainRequest, runs: RunsDep) -> ExplainOut:
-    adapter = runs.adapter(request.model)
-    check_texts(request.text, request.target, runs.settings)
-    # The same budget as the model's runs, checked before the queue: a translation explained
-    # is the one /attention shows.
-    budget = runs.budget(adapter, request.text, request.target, None, request.variant)
+    # The checks, budget and cost of the model's runs, before the queue: a translation
+    # explained is the one /attention shows, and the gate schedules it as such a run.
+    spec = RunSpec(request.model, request.text, request.target, request.variant)
+    checked = runs.check(spec)
+    adapter, budget = checked.adapter, checked.budget
     stack = request.stack or ("decoder" if adapter.info.family == "decoder" else "encoder")
 
     def compute() -> ExplainOut:
@@ -40,4 +40,4 @@ async def explain(request: ExplainRequest, runs: RunsDep) -> ExplainOut:
         payload = explain_payload(adapter.info.id, stack, request.layer, request.head, internals)
         return ExplainOut.model_validate(payload)
 
-    return await runs.gate.run(compute)
+    return await runs.gate.run(compute, checked.cost)

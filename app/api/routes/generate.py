@@ -17,6 +17,8 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from app.api.client_costs import OverBudgetError
+from app.api.costs import Cost, generation_cost
 from app.api.deps import RunsDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.events import (
@@ -110,18 +112,20 @@ async def _generate(
     model_id: str,
     generation: StepwiseGeneration,
     gate: InferenceGate,
+    cost: Cost | None,
     encoding: Encoding,
     events: Events,
 ) -> None:
     """Write start, every step as it is written, then done. The slot is held while the model
     writes and `events` has room; a step that finds no room waits for it with the slot let
-    go, and the next step queues for a slot again."""
+    go, and the next step queues for a slot again, in the place in line its request had
+    (app/api/inference.py; `cost`: the whole generation's, estimated before it starts)."""
     prompt = [_token(t) for t in generation.prompt]
     start = {"model": model_id, "prompt": prompt, "max_new_tokens": generation.budget}
     await events.put("start", _json(start))
     while generation.stop is None:
         held_back: bytes | None = None
-        async with gate.holding() as slot:
+        async with gate.holding(cost) as slot:
             while generation.stop is None and held_back is None:
                 # Encoded on the gate thread too: the event loop only sends.
                 step = await slot.run(lambda: _step(generation.step(), encoding))
@@ -173,13 +177,14 @@ async def generate(
         lambda: adapter.generation(request.text, max_new_tokens=budget)
     )
     model_id, encoding = adapter.info.id, request.encoding
+    cost = generation_cost(adapter, len(generation.prompt), generation.budget)
 
     if accepts_event_stream(http.headers.get("accept", "")):
 
         async def stream(events: EventBuffer) -> None:
             try:
-                await _generate(model_id, generation, gate, encoding, events)
-            except (InputError, ServerBusyError) as error:
+                await _generate(model_id, generation, gate, cost, encoding, events)
+            except (InputError, ServerBusyError, OverBudgetError) as error:
                 await events.put("error", _json({"detail": str(error)}))
             except Exception:
                 log.exception("generation failed: model %s", model_id)
@@ -193,7 +198,7 @@ async def generate(
 
     collected = CollectedEvents()
     finished = await until_disconnected(
-        http.receive, lambda: _generate(model_id, generation, gate, encoding, collected)
+        http.receive, lambda: _generate(model_id, generation, gate, cost, encoding, collected)
     )
     if not finished:
         mark_abandoned(http.scope)  # the response goes nowhere; it is counted as abandoned

@@ -14,7 +14,7 @@ from typing import Literal
 import anyio.to_thread
 
 from app.api.batching import Batcher
-from app.api.costs import reading_cost, run_cost
+from app.api.costs import Cost, reading_cost, run_cost
 from app.api.inference import InferenceGate
 from app.api.rendering import Renderer, ResponseCache
 from app.api.runs.spec import RunSpec
@@ -54,6 +54,12 @@ class CheckedRun:
     adapter: ModelAdapter
     key: RunKey
     budget: int
+
+    @property
+    def cost(self) -> Cost | None:
+        """The run's work, estimated before it runs: the gate schedules by it."""
+        _, _, reading, target, new_tokens = self.key
+        return run_cost(self.adapter, reading, target, new_tokens)
 
     @property
     def variant(self) -> str | None:
@@ -129,8 +135,7 @@ class RunService:
             if run is not None:
                 self.cache.put(key, run)
                 return run, "shared"
-        _, _, reading, target, new_tokens = key
-        cost = run_cost(adapter, reading, target, new_tokens)  # the gate schedules by it
+        cost = checked.cost
         if adapter.batchable and spec.target is None and not spec.variant:
             self.cache.count_miss()  # the batch runs the model for it
             run = await self.batcher.run(adapter, spec.text, cost)
